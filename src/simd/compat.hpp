@@ -1,0 +1,131 @@
+// Small shims over xsimd so the kernels build against Debian's xsimd 8.1.0
+// and newer releases, plus the few operations xsimd does not offer at all
+// (widening float lanes to double, non-temporal stores).
+//
+// Included only by the per-ISA translation units (src/arch/*.cpp), which are
+// compiled with that ISA's flags.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <xsimd/xsimd.hpp>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace vo::simd {
+
+// Horizontal sum of all lanes. xsimd 8.x calls it hadd; 9.0 added
+// reduce_add and later releases removed hadd.
+template <class T, class A> inline T reduce_sum(const xsimd::batch<T, A> &v) noexcept {
+#if XSIMD_VERSION_MAJOR >= 9
+  return xsimd::reduce_add(v);
+#else
+  return xsimd::hadd(v);
+#endif
+}
+
+// Splits a float batch into two double batches holding its low and high
+// halves, in lane order. xsimd 8.1 has no widening conversion, so each ISA
+// gets its intrinsic; other architectures go through memory.
+template <class A> struct widen_traits {
+  static void widen(const xsimd::batch<float, A> &v, xsimd::batch<double, A> &lo,
+                    xsimd::batch<double, A> &hi) noexcept {
+    constexpr std::size_t nf = xsimd::batch<float, A>::size;
+    constexpr std::size_t nd = xsimd::batch<double, A>::size;
+    static_assert(nf == 2 * nd, "a float batch must hold twice the lanes of a double batch");
+    alignas(64) float f[nf];
+    alignas(64) double d[nf];
+    v.store_unaligned(f);
+    for (std::size_t i = 0; i < nf; ++i) {
+      d[i] = static_cast<double>(f[i]);
+    }
+    lo = xsimd::batch<double, A>::load_unaligned(d);
+    hi = xsimd::batch<double, A>::load_unaligned(d + nd);
+  }
+};
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+template <> struct widen_traits<xsimd::avx512bw> {
+  using A = xsimd::avx512bw;
+  static void widen(const xsimd::batch<float, A> &v, xsimd::batch<double, A> &lo,
+                    xsimd::batch<double, A> &hi) noexcept {
+    __m512 r = v;
+    lo = _mm512_cvtps_pd(_mm512_castps512_ps256(r));
+    hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(r, 1));
+  }
+};
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__)
+template <> struct widen_traits<xsimd::fma3<xsimd::avx2>> {
+  using A = xsimd::fma3<xsimd::avx2>;
+  static void widen(const xsimd::batch<float, A> &v, xsimd::batch<double, A> &lo,
+                    xsimd::batch<double, A> &hi) noexcept {
+    __m256 r = v;
+    lo = _mm256_cvtps_pd(_mm256_castps256_ps128(r));
+    hi = _mm256_cvtps_pd(_mm256_extractf128_ps(r, 1));
+  }
+};
+#endif
+
+#if defined(__SSE2__)
+template <> struct widen_traits<xsimd::sse2> {
+  using A = xsimd::sse2;
+  static void widen(const xsimd::batch<float, A> &v, xsimd::batch<double, A> &lo,
+                    xsimd::batch<double, A> &hi) noexcept {
+    __m128 r = v;
+    lo = _mm_cvtps_pd(r);
+    hi = _mm_cvtps_pd(_mm_movehl_ps(r, r));
+  }
+};
+#endif
+
+// Non-temporal ("streaming") stores: write around the caches, for outputs
+// larger than the last-level cache. `p` must be aligned to the batch size.
+// Where the ISA has no such store, an ordinary aligned store is used.
+template <class A> struct stream_traits {
+  static constexpr bool available = false;
+  template <class T> static void store(T *p, const xsimd::batch<T, A> &v) noexcept {
+    v.store_aligned(p);
+  }
+  static void fence() noexcept {}
+};
+
+#if defined(__AVX512F__)
+template <> struct stream_traits<xsimd::avx512bw> {
+  using A = xsimd::avx512bw;
+  static constexpr bool available = true;
+  static void store(float *p, const xsimd::batch<float, A> &v) noexcept { _mm512_stream_ps(p, v); }
+  static void store(double *p, const xsimd::batch<double, A> &v) noexcept {
+    _mm512_stream_pd(p, v);
+  }
+  static void fence() noexcept { _mm_sfence(); }
+};
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__)
+template <> struct stream_traits<xsimd::fma3<xsimd::avx2>> {
+  using A = xsimd::fma3<xsimd::avx2>;
+  static constexpr bool available = true;
+  static void store(float *p, const xsimd::batch<float, A> &v) noexcept { _mm256_stream_ps(p, v); }
+  static void store(double *p, const xsimd::batch<double, A> &v) noexcept {
+    _mm256_stream_pd(p, v);
+  }
+  static void fence() noexcept { _mm_sfence(); }
+};
+#endif
+
+#if defined(__SSE2__)
+template <> struct stream_traits<xsimd::sse2> {
+  using A = xsimd::sse2;
+  static constexpr bool available = true;
+  static void store(float *p, const xsimd::batch<float, A> &v) noexcept { _mm_stream_ps(p, v); }
+  static void store(double *p, const xsimd::batch<double, A> &v) noexcept { _mm_stream_pd(p, v); }
+  static void fence() noexcept { _mm_sfence(); }
+};
+#endif
+
+} // namespace vo::simd
