@@ -28,9 +28,11 @@
  *    identical for every thread count.
  *
  * Numerical semantics (both element types)
- *  - Norms never overflow or underflow for finite input: float rows are
- *    accumulated in double; double rows are rescaled by a power of two when
- *    the plain sum of squares leaves the normal range.
+ *  - Norms never overflow or underflow for finite input. Float rows sum
+ *    their products in float over short blocks (at most 8 per SIMD lane) and
+ *    in double beyond, and a row whose squares leave float range is redone
+ *    entirely in double; double rows are rescaled by a power of two when the
+ *    plain sum of squares leaves the normal range (as LAPACK's nrm2 does).
  *  - A non-finite norm (a NaN or an infinity in the row) makes a normalized
  *    row all NaN, or the call fail with VO_ERR_NONFINITE when asked.
  *  - Cosine similarity is 0 when either vector has norm 0, NaN when either

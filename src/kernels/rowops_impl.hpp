@@ -192,6 +192,100 @@ template <class A> struct row_math {
     bb = rq;
   }
 
+  // ---- Float rows: blocked accumulation -----------------------------------
+  //
+  // Widening every float to double costs two conversions per vector and makes
+  // the one-against-many cosine compute-bound. Instead, products accumulate
+  // in float for at most `flush_batches` batches per lane (8 products per
+  // lane, two chains of 4), then that partial is widened and added into
+  // double accumulators. Each float partial then carries a relative error of
+  // at most ~8 * 2^-24 = 4.8e-7 of the sum of |products|, whatever the
+  // dimension, so results stay within the 1e-6 contract. Float products can
+  // overflow (|x| > 1.8e19) or underflow (|x| < 1e-19): callers check the
+  // sums with fast_sum_ok() and redo such rows with the widening kernels
+  // above, so no input is handled less accurately than before.
+  static constexpr std::size_t wf = bf::size;
+  static constexpr std::size_t flush_batches = 8;
+  // Below this, float products may have lost bits to underflow.
+  static constexpr double fast_min_sum = 0x1p-60;
+
+  static bool fast_sum_ok(double s) noexcept { return s >= fast_min_sum && s <= DBL_MAX; }
+
+  static void flush(const bf &p0, const bf &p1, bd &lo_acc, bd &hi_acc) noexcept {
+    bd lo, hi;
+    simd::widen_traits<A>::widen(p0 + p1, lo, hi);
+    lo_acc += lo;
+    hi_acc += hi;
+  }
+
+  // a.b (Dot), a.a (SqA) and b.b (SqB), each only when asked. The three use
+  // the same pattern, so sums agree bitwise between the variants.
+  template <bool Dot, bool SqA, bool SqB>
+  static void float_sums(const float *a, const float *b, std::size_t n, double &ab, double &aa,
+                         double &bb) noexcept {
+    bd dl(0.0), dh(0.0), pl(0.0), ph(0.0), ql(0.0), qh(0.0);
+    const std::size_t full = n - n % wf;
+    std::size_t i = 0;
+    while (i < full) {
+      const std::size_t stop = full - i > flush_batches * wf ? i + flush_batches * wf : full;
+      bf d0(0.0f), d1(0.0f), p0(0.0f), p1(0.0f), q0(0.0f), q1(0.0f);
+      for (; i + 2 * wf <= stop; i += 2 * wf) {
+        const bf a0 = bf::load_unaligned(a + i);
+        const bf a1 = bf::load_unaligned(a + i + wf);
+        const bf b0 = bf::load_unaligned(b + i);
+        const bf b1 = bf::load_unaligned(b + i + wf);
+        if constexpr (Dot) {
+          d0 = xsimd::fma(a0, b0, d0);
+          d1 = xsimd::fma(a1, b1, d1);
+        }
+        if constexpr (SqA) {
+          p0 = xsimd::fma(a0, a0, p0);
+          p1 = xsimd::fma(a1, a1, p1);
+        }
+        if constexpr (SqB) {
+          q0 = xsimd::fma(b0, b0, q0);
+          q1 = xsimd::fma(b1, b1, q1);
+        }
+      }
+      if (i < stop) {
+        const bf a0 = bf::load_unaligned(a + i);
+        const bf b0 = bf::load_unaligned(b + i);
+        if constexpr (Dot) {
+          d0 = xsimd::fma(a0, b0, d0);
+        }
+        if constexpr (SqA) {
+          p0 = xsimd::fma(a0, a0, p0);
+        }
+        if constexpr (SqB) {
+          q0 = xsimd::fma(b0, b0, q0);
+        }
+        i += wf;
+      }
+      if constexpr (Dot) {
+        flush(d0, d1, dl, dh);
+      }
+      if constexpr (SqA) {
+        flush(p0, p1, pl, ph);
+      }
+      if constexpr (SqB) {
+        flush(q0, q1, ql, qh);
+      }
+    }
+    double rd = Dot ? simd::reduce_sum(dl + dh) : 0.0;
+    double rp = SqA ? simd::reduce_sum(pl + ph) : 0.0;
+    double rq = SqB ? simd::reduce_sum(ql + qh) : 0.0;
+    for (; i < n; ++i) {
+      const double av = static_cast<double>(a[i]);
+      const double bv = static_cast<double>(b[i]);
+      rd += av * bv;
+      rp += av * av;
+      rq += bv * bv;
+    }
+    ab = rd;
+    aa = rp;
+    bb = rq;
+  }
+
   // ---- Rare paths for double rows outside the safe range (scalar) ----------
 
   static double maxabs(const double *x, std::size_t n) noexcept {
@@ -229,8 +323,13 @@ template <class A> struct row_math {
   };
 
   static scaled_norm row_norm(const float *x, std::size_t n) noexcept {
-    // Float squares cannot overflow or underflow in double.
-    return {std::sqrt(sumsq(x, n)), 1.0};
+    double unused, ss, unused2;
+    float_sums<false, true, false>(x, x, n, unused, ss, unused2);
+    if (!fast_sum_ok(ss)) {
+      // Float squares cannot overflow or underflow in double.
+      ss = sumsq(x, n);
+    }
+    return {std::sqrt(ss), 1.0};
   }
 
   static scaled_norm row_norm(const double *x, std::size_t n) noexcept {
@@ -371,8 +470,49 @@ template <class A> struct row_math {
     return cosine_rescaled(a, b, n);
   }
 
-  static double cosine_checked(const float *, const float *, std::size_t, double ab, double aa,
-                               double bb) noexcept {
+  // cos(a, b) of one pair.
+  static double cosine(const double *a, const double *b, std::size_t n) noexcept {
+    double ab, aa, bb;
+    dot_sumsq2(a, b, n, ab, aa, bb);
+    return cosine_checked(a, b, n, ab, aa, bb);
+  }
+
+  static double cosine(const float *a, const float *b, std::size_t n) noexcept {
+    double ab, aa, bb;
+    float_sums<true, true, true>(a, b, n, ab, aa, bb);
+    if (!fast_sum_ok(aa) || !fast_sum_ok(bb)) {
+      dot_sumsq2(a, b, n, ab, aa, bb);
+    }
+    return cosine_from_sums(ab, aa, bb);
+  }
+
+  // One against many: the fixed vector's squared norm (computed once with
+  // fixed_sumsq) is reused for every row. Gives the same bits as cosine().
+  static double fixed_sumsq(const double *f, std::size_t n) noexcept { return sumsq(f, n); }
+
+  static double fixed_sumsq(const float *f, std::size_t n) noexcept {
+    double unused, ff, unused2;
+    float_sums<false, true, false>(f, f, n, unused, ff, unused2);
+    return ff;
+  }
+
+  static double cosine_fixed(const double *f, double ff, const double *row,
+                             std::size_t n) noexcept {
+    double fr, rr;
+    dot_sumsq(f, row, n, fr, rr);
+    return cosine_checked(f, row, n, fr, ff, rr);
+  }
+
+  static double cosine_fixed(const float *f, double ff, const float *row, std::size_t n) noexcept {
+    if (fast_sum_ok(ff)) {
+      double fr, unused, rr;
+      float_sums<true, false, true>(f, row, n, fr, unused, rr);
+      if (fast_sum_ok(rr)) {
+        return cosine_from_sums(fr, ff, rr);
+      }
+    }
+    double ab, aa, bb;
+    dot_sumsq2(f, row, n, ab, aa, bb);
     return cosine_from_sums(ab, aa, bb);
   }
 };
@@ -400,21 +540,14 @@ void cosine_rows_impl(const T *a, std::size_t as, const T *b, std::size_t bs, st
     const T *fixed = as == 0 ? a : b;
     const T *moving = as == 0 ? b : a;
     const std::size_t ms = as == 0 ? bs : as;
-    const double ff = m::sumsq(fixed, dim);
+    const double ff = m::fixed_sumsq(fixed, dim);
     for (std::size_t i = 0; i < rows; ++i) {
-      const T *row = moving + i * ms;
-      double fr, rr;
-      m::dot_sumsq(fixed, row, dim, fr, rr);
-      out[i] = static_cast<T>(m::cosine_checked(fixed, row, dim, fr, ff, rr));
+      out[i] = static_cast<T>(m::cosine_fixed(fixed, ff, moving + i * ms, dim));
     }
     return;
   }
   for (std::size_t i = 0; i < rows; ++i) {
-    const T *ai = a + i * as;
-    const T *bi = b + i * bs;
-    double ab, aa, bb;
-    m::dot_sumsq2(ai, bi, dim, ab, aa, bb);
-    out[i] = static_cast<T>(m::cosine_checked(ai, bi, dim, ab, aa, bb));
+    out[i] = static_cast<T>(m::cosine(a + i * as, b + i * bs, dim));
   }
 }
 
