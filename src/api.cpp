@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "checks.hpp"
 #include "dispatch.hpp"
 #include "pool.hpp"
 #include "vector_ops.h"
@@ -18,75 +19,9 @@
 namespace {
 
 using vo::active_kernels;
-
-// Runs an entry point body, turning any escaping exception into a status.
-template <class F> vo_status guarded(F &&body) noexcept {
-  try {
-    return body();
-  } catch (const std::bad_alloc &) {
-    return VO_ERR_NO_MEMORY;
-  } catch (...) {
-    return VO_ERR_INTERNAL;
-  }
-}
+using namespace vo::checks;
 
 // A matrix argument as the kernels see it.
-template <class T> struct matrix {
-  T *data;
-  std::size_t stride; // 0: one vector repeated for every row (inputs only)
-};
-
-// Memory span of a matrix in bytes; false on size_t overflow.
-template <class T>
-bool span_bytes(std::size_t rows, std::size_t dim, std::size_t stride, std::size_t &bytes) {
-  if (rows == 0 || dim == 0) {
-    bytes = 0;
-    return true;
-  }
-  std::size_t elems = 0;
-  if (__builtin_mul_overflow(rows - 1, stride, &elems) ||
-      __builtin_add_overflow(elems, dim, &elems) ||
-      __builtin_mul_overflow(elems, sizeof(T), &bytes)) {
-    return false;
-  }
-  // Row addresses are computed as pointers: keep them inside the address space.
-  return bytes <= static_cast<std::size_t>(PTRDIFF_MAX);
-}
-
-template <class T> bool misaligned(const T *p) {
-  return reinterpret_cast<std::uintptr_t>(p) % alignof(T) != 0;
-}
-
-bool ranges_overlap(const void *a, std::size_t a_bytes, const void *b, std::size_t b_bytes) {
-  if (a_bytes == 0 || b_bytes == 0) {
-    return false;
-  }
-  const auto a0 = reinterpret_cast<std::uintptr_t>(a);
-  const auto b0 = reinterpret_cast<std::uintptr_t>(b);
-  return a0 < b0 + b_bytes && b0 < a0 + a_bytes;
-}
-
-// Checks one matrix argument; stride 0 is accepted only when `broadcast`.
-template <class T>
-vo_status check_matrix(const T *p, std::size_t rows, std::size_t dim, std::size_t stride,
-                       bool broadcast, std::size_t &bytes) {
-  const bool addresses_nothing = rows == 0 || dim == 0;
-  if (p == nullptr && !addresses_nothing) {
-    return VO_ERR_NULL_POINTER;
-  }
-  const std::size_t effective_rows = stride == 0 ? std::min<std::size_t>(rows, 1) : rows;
-  if (!addresses_nothing && stride < dim && !(broadcast && stride == 0)) {
-    return VO_ERR_INVALID_ARGUMENT;
-  }
-  if (!span_bytes<T>(effective_rows, dim, stride, bytes)) {
-    return VO_ERR_OVERFLOW;
-  }
-  if (p != nullptr && misaligned(p)) {
-    return VO_ERR_INVALID_ARGUMENT;
-  }
-  return VO_OK;
-}
-
 // Checks a vector of n outputs (one per row).
 template <class T> vo_status check_outputs(const T *out, std::size_t n, std::size_t &bytes) {
   return check_matrix(out, n, 1, 1, false, bytes);
@@ -128,12 +63,6 @@ std::size_t llc_bytes() noexcept {
   return value;
 }
 
-// Work estimate for the thread pool: elements read, saturating.
-std::size_t work_of(std::size_t rows, std::size_t dim) {
-  std::size_t w = 0;
-  return __builtin_mul_overflow(rows, dim, &w) ? SIZE_MAX : w;
-}
-
 // ---- Generic bodies shared by the f32 and f64 entry points -----------------
 
 template <class T> vo_status pair_check(const T *a, const T *b, std::size_t n, const T *result) {
@@ -146,6 +75,9 @@ template <class T> vo_status pair_check(const T *a, const T *b, std::size_t n, c
   std::size_t bytes = 0;
   if (!span_bytes<T>(1, n, n, bytes)) {
     return VO_ERR_OVERFLOW;
+  }
+  if (ranges_overlap(result, sizeof(T), a, bytes) || ranges_overlap(result, sizeof(T), b, bytes)) {
+    return VO_ERR_INVALID_ARGUMENT;
   }
   return VO_OK;
 }

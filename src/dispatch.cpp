@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/rowops.hpp"
+#include "kernels/search.hpp"
 
 namespace vo {
 namespace {
@@ -15,8 +16,22 @@ template <class A, class T> constexpr rowops_table<T> make_rowops() {
   };
 }
 
+template <class A, class T> constexpr search_table<T> make_search() {
+  return search_table<T>{
+      &search<A>::scratch_bytes,
+      &search<A>::row_factors,
+      &search<A>::cdist,
+      &search<A>::topk,
+  };
+}
+
 template <class A> constexpr kernel_table make_table(simd_level level, const char *name) {
-  return kernel_table{level, name, make_rowops<A, float>(), make_rowops<A, double>()};
+  return kernel_table{level,
+                      name,
+                      make_rowops<A, float>(),
+                      make_rowops<A, double>(),
+                      make_search<A, float>(),
+                      make_search<A, double>()};
 }
 
 #if VO_HAVE_X86_DISPATCH

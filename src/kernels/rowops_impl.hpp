@@ -50,15 +50,15 @@ template <class A> struct row_math {
     for (; i + 2 * chunk <= n; i += 2 * chunk) {
       load2(x + i, l0, h0);
       load2(x + i + chunk, l1, h1);
-      s0 = xsimd::fma(l0, l0, s0);
-      s1 = xsimd::fma(h0, h0, s1);
-      s2 = xsimd::fma(l1, l1, s2);
-      s3 = xsimd::fma(h1, h1, s3);
+      s0 = simd::fma(l0, l0, s0);
+      s1 = simd::fma(h0, h0, s1);
+      s2 = simd::fma(l1, l1, s2);
+      s3 = simd::fma(h1, h1, s3);
     }
     if (i + chunk <= n) {
       load2(x + i, l0, h0);
-      s0 = xsimd::fma(l0, l0, s0);
-      s1 = xsimd::fma(h0, h0, s1);
+      s0 = simd::fma(l0, l0, s0);
+      s1 = simd::fma(h0, h0, s1);
       i += chunk;
     }
     double r = simd::reduce_sum((s0 + s2) + (s1 + s3));
@@ -78,16 +78,16 @@ template <class A> struct row_math {
       load2(a + i + chunk, al1, ah1);
       load2(b + i, bl0, bh0);
       load2(b + i + chunk, bl1, bh1);
-      s0 = xsimd::fma(al0, bl0, s0);
-      s1 = xsimd::fma(ah0, bh0, s1);
-      s2 = xsimd::fma(al1, bl1, s2);
-      s3 = xsimd::fma(ah1, bh1, s3);
+      s0 = simd::fma(al0, bl0, s0);
+      s1 = simd::fma(ah0, bh0, s1);
+      s2 = simd::fma(al1, bl1, s2);
+      s3 = simd::fma(ah1, bh1, s3);
     }
     if (i + chunk <= n) {
       load2(a + i, al0, ah0);
       load2(b + i, bl0, bh0);
-      s0 = xsimd::fma(al0, bl0, s0);
-      s1 = xsimd::fma(ah0, bh0, s1);
+      s0 = simd::fma(al0, bl0, s0);
+      s1 = simd::fma(ah0, bh0, s1);
       i += chunk;
     }
     double r = simd::reduce_sum((s0 + s2) + (s1 + s3));
@@ -109,22 +109,22 @@ template <class A> struct row_math {
       load2(a + i + chunk, al1, ah1);
       load2(b + i, bl0, bh0);
       load2(b + i + chunk, bl1, bh1);
-      d0 = xsimd::fma(al0, bl0, d0);
-      d1 = xsimd::fma(ah0, bh0, d1);
-      d2 = xsimd::fma(al1, bl1, d2);
-      d3 = xsimd::fma(ah1, bh1, d3);
-      q0 = xsimd::fma(bl0, bl0, q0);
-      q1 = xsimd::fma(bh0, bh0, q1);
-      q2 = xsimd::fma(bl1, bl1, q2);
-      q3 = xsimd::fma(bh1, bh1, q3);
+      d0 = simd::fma(al0, bl0, d0);
+      d1 = simd::fma(ah0, bh0, d1);
+      d2 = simd::fma(al1, bl1, d2);
+      d3 = simd::fma(ah1, bh1, d3);
+      q0 = simd::fma(bl0, bl0, q0);
+      q1 = simd::fma(bh0, bh0, q1);
+      q2 = simd::fma(bl1, bl1, q2);
+      q3 = simd::fma(bh1, bh1, q3);
     }
     if (i + chunk <= n) {
       load2(a + i, al0, ah0);
       load2(b + i, bl0, bh0);
-      d0 = xsimd::fma(al0, bl0, d0);
-      d1 = xsimd::fma(ah0, bh0, d1);
-      q0 = xsimd::fma(bl0, bl0, q0);
-      q1 = xsimd::fma(bh0, bh0, q1);
+      d0 = simd::fma(al0, bl0, d0);
+      d1 = simd::fma(ah0, bh0, d1);
+      q0 = simd::fma(bl0, bl0, q0);
+      q1 = simd::fma(bh0, bh0, q1);
       i += chunk;
     }
     double rd = simd::reduce_sum((d0 + d2) + (d1 + d3));
@@ -153,28 +153,28 @@ template <class A> struct row_math {
       load2(a + i + chunk, al1, ah1);
       load2(b + i, bl0, bh0);
       load2(b + i + chunk, bl1, bh1);
-      d0 = xsimd::fma(al0, bl0, d0);
-      d1 = xsimd::fma(ah0, bh0, d1);
-      d2 = xsimd::fma(al1, bl1, d2);
-      d3 = xsimd::fma(ah1, bh1, d3);
-      p0 = xsimd::fma(al0, al0, p0);
-      p1 = xsimd::fma(ah0, ah0, p1);
-      p2 = xsimd::fma(al1, al1, p2);
-      p3 = xsimd::fma(ah1, ah1, p3);
-      q0 = xsimd::fma(bl0, bl0, q0);
-      q1 = xsimd::fma(bh0, bh0, q1);
-      q2 = xsimd::fma(bl1, bl1, q2);
-      q3 = xsimd::fma(bh1, bh1, q3);
+      d0 = simd::fma(al0, bl0, d0);
+      d1 = simd::fma(ah0, bh0, d1);
+      d2 = simd::fma(al1, bl1, d2);
+      d3 = simd::fma(ah1, bh1, d3);
+      p0 = simd::fma(al0, al0, p0);
+      p1 = simd::fma(ah0, ah0, p1);
+      p2 = simd::fma(al1, al1, p2);
+      p3 = simd::fma(ah1, ah1, p3);
+      q0 = simd::fma(bl0, bl0, q0);
+      q1 = simd::fma(bh0, bh0, q1);
+      q2 = simd::fma(bl1, bl1, q2);
+      q3 = simd::fma(bh1, bh1, q3);
     }
     if (i + chunk <= n) {
       load2(a + i, al0, ah0);
       load2(b + i, bl0, bh0);
-      d0 = xsimd::fma(al0, bl0, d0);
-      d1 = xsimd::fma(ah0, bh0, d1);
-      p0 = xsimd::fma(al0, al0, p0);
-      p1 = xsimd::fma(ah0, ah0, p1);
-      q0 = xsimd::fma(bl0, bl0, q0);
-      q1 = xsimd::fma(bh0, bh0, q1);
+      d0 = simd::fma(al0, bl0, d0);
+      d1 = simd::fma(ah0, bh0, d1);
+      p0 = simd::fma(al0, al0, p0);
+      p1 = simd::fma(ah0, ah0, p1);
+      q0 = simd::fma(bl0, bl0, q0);
+      q1 = simd::fma(bh0, bh0, q1);
       i += chunk;
     }
     double rd = simd::reduce_sum((d0 + d2) + (d1 + d3));
@@ -235,29 +235,29 @@ template <class A> struct row_math {
         const bf b0 = bf::load_unaligned(b + i);
         const bf b1 = bf::load_unaligned(b + i + wf);
         if constexpr (Dot) {
-          d0 = xsimd::fma(a0, b0, d0);
-          d1 = xsimd::fma(a1, b1, d1);
+          d0 = simd::fma(a0, b0, d0);
+          d1 = simd::fma(a1, b1, d1);
         }
         if constexpr (SqA) {
-          p0 = xsimd::fma(a0, a0, p0);
-          p1 = xsimd::fma(a1, a1, p1);
+          p0 = simd::fma(a0, a0, p0);
+          p1 = simd::fma(a1, a1, p1);
         }
         if constexpr (SqB) {
-          q0 = xsimd::fma(b0, b0, q0);
-          q1 = xsimd::fma(b1, b1, q1);
+          q0 = simd::fma(b0, b0, q0);
+          q1 = simd::fma(b1, b1, q1);
         }
       }
       if (i < stop) {
         const bf a0 = bf::load_unaligned(a + i);
         const bf b0 = bf::load_unaligned(b + i);
         if constexpr (Dot) {
-          d0 = xsimd::fma(a0, b0, d0);
+          d0 = simd::fma(a0, b0, d0);
         }
         if constexpr (SqA) {
-          p0 = xsimd::fma(a0, a0, p0);
+          p0 = simd::fma(a0, a0, p0);
         }
         if constexpr (SqB) {
-          q0 = xsimd::fma(b0, b0, q0);
+          q0 = simd::fma(b0, b0, q0);
         }
         i += wf;
       }

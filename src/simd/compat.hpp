@@ -27,6 +27,39 @@ template <class T, class A> inline T reduce_sum(const xsimd::batch<T, A> &v) noe
 #endif
 }
 
+// x * y + z, fused. xsimd 8.1 has no AVX-512 fma kernel and falls back to a
+// separate multiply and add (two instructions, two roundings); the AVX-512
+// path calls the intrinsic instead.
+template <class A> struct fma_traits {
+  template <class T>
+  static xsimd::batch<T, A> fma(const xsimd::batch<T, A> &x, const xsimd::batch<T, A> &y,
+                                const xsimd::batch<T, A> &z) noexcept {
+    return xsimd::fma(x, y, z);
+  }
+};
+
+#if defined(__AVX512F__)
+template <> struct fma_traits<xsimd::avx512bw> {
+  using A = xsimd::avx512bw;
+  static xsimd::batch<float, A> fma(const xsimd::batch<float, A> &x,
+                                    const xsimd::batch<float, A> &y,
+                                    const xsimd::batch<float, A> &z) noexcept {
+    return _mm512_fmadd_ps(x, y, z);
+  }
+  static xsimd::batch<double, A> fma(const xsimd::batch<double, A> &x,
+                                     const xsimd::batch<double, A> &y,
+                                     const xsimd::batch<double, A> &z) noexcept {
+    return _mm512_fmadd_pd(x, y, z);
+  }
+};
+#endif
+
+template <class T, class A>
+inline xsimd::batch<T, A> fma(const xsimd::batch<T, A> &x, const xsimd::batch<T, A> &y,
+                              const xsimd::batch<T, A> &z) noexcept {
+  return fma_traits<A>::fma(x, y, z);
+}
+
 // Splits a float batch into two double batches holding its low and high
 // halves, in lane order. xsimd 8.1 has no widening conversion, so each ISA
 // gets its intrinsic; other architectures go through memory.

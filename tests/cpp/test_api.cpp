@@ -276,3 +276,17 @@ TEST_CASE("a large normalization (beyond the last-level cache) streams correctly
           VO_OK);
   CHECK(bitwise_equal(x.data(), out.data(), x.size()));
 }
+
+TEST_CASE("single pairs: a result inside an input is refused (found by the fuzzer)") {
+  std::vector<float> a = {1, 2, 3, 4}, b = {4, 3, 2, 1};
+  const auto a0 = a;
+  CHECK(vo_dot_f32(a.data(), b.data(), 4, a.data() + 2) == VO_ERR_INVALID_ARGUMENT);
+  CHECK(vo_cosine_similarity_f32(a.data(), b.data(), 4, b.data()) == VO_ERR_INVALID_ARGUMENT);
+  CHECK(a == a0);
+  float r = 0;
+  CHECK(vo_dot_f32(a.data(), b.data(), 4, &r) == VO_OK);
+  // Just past the end is not an overlap.
+  std::vector<double> buf = {1, 2, 3, 4, 5};
+  CHECK(vo_dot_f64(buf.data(), buf.data(), 4, buf.data() + 4) == VO_OK);
+  CHECK(buf[4] == 30.0);
+}
