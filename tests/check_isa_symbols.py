@@ -14,9 +14,7 @@ import sys
 
 
 def code_symbols(nm: str, archive: str) -> set[str]:
-    out = subprocess.run(
-        [nm, "--defined-only", archive], check=True, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run([nm, "--defined-only", archive], check=True, capture_output=True, text=True).stdout
     symbols = set()
     for line in out.splitlines():
         parts = line.split()

@@ -1,0 +1,250 @@
+"""The kernels on Dask arrays: lazy, blockwise, on one machine or a ``dask.distributed`` cluster.
+
+Needs the extra ``dask`` (``pip install vector-ops-ffi[dask]``).
+
+Every function here only builds a task graph; nothing runs until
+``.compute()`` (or ``dask.compute``, ``.persist()``). Results equal the
+in-memory functions of ``vector_ops_ffi`` on the whole arrays, bitwise, for
+any chunking: rows are never split (an array chunked along its columns is
+first rechunked to whole rows), and each score depends only on its two rows.
+
+On a ``dask.distributed`` cluster the tasks are module-level functions, so
+they pickle by reference: each worker process imports ``vector_ops_ffi`` and
+loads the library itself (install the package on every worker machine, or
+set ``VECTOR_OPS_LIBRARY`` in the workers' environment). The library's own
+threads multiply with the worker's: ``client.register_plugin(VectorOpsPlugin())``
+sizes them per worker (see ``VectorOpsPlugin``), or set
+``VECTOR_OPS_NUM_THREADS`` in the workers' environment.
+
+>>> import numpy as np, dask.array as da
+>>> x = da.from_array(np.array([[3.0, 4.0], [0.0, 2.0]]), chunks=(1, 1))
+>>> batch_normalize(x).compute()
+array([[0.6, 0.8],
+       [0. , 1. ]])
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import numpy.typing as npt
+
+from . import batch_normalize as _batch_normalize
+from . import set_num_threads
+from ._search import cdist as _cdist
+from ._search import top_k as _top_k
+from .io import merge_top_k
+
+try:
+    from distributed import WorkerPlugin
+except ImportError:  # plain dask (threads or processes): no plugin needed
+    WorkerPlugin = object
+
+__all__ = ["VectorOpsPlugin", "batch_normalize", "cdist", "top_k"]
+
+#: How many partial top-k results one merge task combines.
+DEFAULT_SPLIT_EVERY = 8
+
+
+def _whole_rows(x: da.Array, name: str) -> da.Array:
+    """``x`` with one chunk along the last axis, so that no block holds part of a row."""
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (one vector per row), got {x.ndim}-D")
+    if math.isnan(x.shape[1]):
+        raise ValueError(f"{name} has an unknown number of columns")
+    return x.rechunk({1: -1}) if x.numblocks[1] > 1 else x
+
+
+def _empty(dtype: np.dtype[Any], dim: int) -> np.ndarray:
+    return np.empty((0, dim), dtype=dtype)
+
+
+# ---- batch_normalize --------------------------------------------------------------------
+
+
+def _normalize_block(block: np.ndarray, nonfinite: str) -> np.ndarray:
+    return _batch_normalize(block, nonfinite=nonfinite)
+
+
+def batch_normalize(x: npt.ArrayLike | da.Array, *, nonfinite: str = "propagate") -> da.Array:
+    """Lazy ``vector_ops_ffi.batch_normalize`` of a 2-D Dask array (each row divided by its L2 norm).
+
+    Row chunks are kept; column chunks are merged first (a row is never
+    split). The dtype rules, zero rows and ``nonfinite`` are those of the
+    in-memory function; with ``nonfinite="raise"`` the error surfaces at
+    compute time. Blocks are never modified in place.
+    """
+    x = _whole_rows(da.asarray(x), "x")
+    # The in-memory function on an empty block checks nonfinite and the dtype
+    # now, and gives the result's dtype.
+    meta = _batch_normalize(_empty(x.dtype, x.shape[1]), nonfinite=nonfinite)
+    return x.map_blocks(_normalize_block, nonfinite=nonfinite, dtype=meta.dtype, meta=meta)
+
+
+# ---- cdist ---------------------------------------------------------------------------------
+
+
+def _cdist_block(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    return _cdist(a, b, metric)
+
+
+def _pair_inputs(a: Any, b: Any, names: tuple[str, str]) -> tuple[da.Array, da.Array]:
+    a = _whole_rows(da.asarray(a), names[0])
+    b = _whole_rows(da.asarray(b), names[1])
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"{names[0]} has {a.shape[1]} columns and {names[1]} {b.shape[1]}: the dimensions must match"
+        )
+    return a, b
+
+
+def cdist(a: npt.ArrayLike | da.Array, b: npt.ArrayLike | da.Array, metric: str = "cosine") -> da.Array:
+    """Lazy ``vector_ops_ffi.cdist``: the ``(m, n)`` matrix of ``metric`` between the rows of ``a`` and ``b``.
+
+    Block ``(i, j)`` of the result is ``cdist`` of row block ``i`` of ``a``
+    and row block ``j`` of ``b``: chunks ``(a.chunks[0], b.chunks[0])``.
+    ``metric``: ``"cosine"``, ``"dot"`` or ``"sqeuclidean"`` (checked now).
+    """
+    a, b = _pair_inputs(a, b, ("a", "b"))
+    meta = _cdist(_empty(a.dtype, a.shape[1]), _empty(b.dtype, b.shape[1]), metric)
+    return da.blockwise(
+        _cdist_block,
+        "ij",
+        a,
+        "ik",
+        b,
+        "jk",
+        metric=metric,
+        concatenate=True,
+        dtype=meta.dtype,
+        meta=meta,
+    )
+
+
+# ---- top_k ---------------------------------------------------------------------------------
+
+
+def _candidates_dtype(score_dtype: np.dtype[Any]) -> np.dtype[Any]:
+    return np.dtype([("index", np.int64), ("score", score_dtype)])
+
+
+def _pack(indices: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    packed = np.empty(indices.shape, dtype=_candidates_dtype(scores.dtype))
+    packed["index"] = indices
+    packed["score"] = scores
+    return packed
+
+
+def _top_k_block(
+    queries: np.ndarray, base: np.ndarray, k: int, metric: str, block_info: dict[Any, Any]
+) -> np.ndarray:
+    """top_k of a query block (m, 1, dim) in a base block (1, n, dim), base indices made global."""
+    start = block_info[1]["array-location"][1][
+        0
+    ]  # first base row of this block (map_blocks fills block_info)
+    indices, scores = _top_k(queries[:, 0, :], base[0], k, metric)
+    indices += start
+    return _pack(indices, scores)
+
+
+def _merge_block(candidates: np.ndarray, k: int, metric: str) -> np.ndarray:
+    return _pack(*merge_top_k(candidates["index"], candidates["score"], k, metric))
+
+
+def top_k(
+    queries: npt.ArrayLike | da.Array,
+    base: npt.ArrayLike | da.Array,
+    k: int,
+    metric: str = "cosine",
+    *,
+    split_every: int = DEFAULT_SPLIT_EVERY,
+) -> tuple[da.Array, da.Array]:
+    """Lazy exact ``vector_ops_ffi.top_k``: ``(indices, scores)`` of the ``k`` best base rows per query.
+
+    Each pair of a query block and a base block gives its own top-k (base
+    indices made global); these partial results are merged in a tree,
+    ``split_every`` at a time, keeping ``top_k``'s order (best first, ties by
+    the lower index, NaN last). The result has the query chunks along rows
+    and one chunk of ``min(k, n)`` columns; it equals ``top_k`` on the whole
+    arrays. ``queries`` may be 1-D (one query: 1-D results). The base's row
+    chunk sizes must be known. ``k`` and ``metric`` are checked now.
+    """
+    k = operator.index(k)
+    if operator.index(split_every) < 2:
+        raise ValueError(f"split_every must be >= 2, got {split_every}")
+    queries = da.asarray(queries)
+    single = queries.ndim == 1
+    queries, base = _pair_inputs(queries[np.newaxis, :] if single else queries, base, ("queries", "base"))
+    if any(math.isnan(c) for c in base.chunks[0]):
+        raise ValueError("base has unknown chunk sizes: call base.compute_chunk_sizes() first")
+    dim = queries.shape[1]
+    # One call on a single row of each checks k, the metric and the dtypes now.
+    _, probe_scores = _top_k(np.zeros((1, dim), queries.dtype), np.zeros((1, dim), base.dtype), k, metric)
+    candidates = _candidates_dtype(probe_scores.dtype)
+
+    widths = tuple(min(k, n) for n in base.chunks[0])
+    # Queries as (m, 1, dim) against the base as (1, n, dim): map_blocks
+    # broadcasts them, so every query block meets every base block.
+    parts = da.map_blocks(
+        _top_k_block,
+        queries[:, np.newaxis, :],
+        base[np.newaxis, :, :],
+        k=k,
+        metric=metric,
+        drop_axis=2,
+        chunks=(queries.chunks[0], widths),
+        dtype=candidates,
+        meta=np.empty((0, 0), dtype=candidates),
+    )
+    while parts.numblocks[1] > 1:
+        groups = [parts.chunks[1][i : i + split_every] for i in range(0, parts.numblocks[1], split_every)]
+        parts = parts.rechunk({1: tuple(sum(g) for g in groups)}, method="tasks").map_blocks(
+            _merge_block,
+            k=k,
+            metric=metric,
+            chunks=(parts.chunks[0], tuple(min(k, sum(g)) for g in groups)),
+            dtype=candidates,
+            meta=np.empty((0, 0), dtype=candidates),
+        )
+    indices, scores = parts["index"], parts["score"]
+    return (indices[0], scores[0]) if single else (indices, scores)
+
+
+# ---- per-worker setup -----------------------------------------------------------------
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class VectorOpsPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
+    """A ``dask.distributed`` worker plugin that sets the library's thread count in each worker.
+
+    ``client.register_plugin(VectorOpsPlugin(num_threads=2))`` applies to the
+    workers present and to every worker that joins later. With
+    ``num_threads=None`` each worker gets its CPUs divided by its Dask
+    threads (at least 1), so that a worker running ``nthreads`` tasks at once
+    does not oversubscribe its cores; ``0`` restores the library's default.
+    """
+
+    name = "vector-ops"
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        if num_threads is not None and operator.index(num_threads) < 0:
+            raise ValueError(f"num_threads must be >= 0, got {num_threads}")
+        self.num_threads = num_threads
+
+    def setup(self, worker: Any) -> None:
+        n = self.num_threads
+        if n is None:
+            state = getattr(worker, "state", worker)
+            n = max(1, _usable_cpus() // max(1, int(getattr(state, "nthreads", 1))))
+        set_num_threads(n)

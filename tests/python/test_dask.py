@@ -1,0 +1,169 @@
+"""vector_ops_ffi.dask on a real LocalCluster with worker processes: results equal the in-memory calls."""
+
+from __future__ import annotations
+
+import doctest
+import os
+
+import dask
+import dask.array as da
+import distributed
+import numpy as np
+import pytest
+
+import vector_ops_ffi as vo
+from vector_ops_ffi import dask as vd
+
+METRICS = ("cosine", "dot", "sqeuclidean")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two single-threaded worker processes, shared by the tests of this module."""
+    cluster = distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", silence_logs=40
+    )
+    with cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def data(rows: int, dim: int, dtype=np.float32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, dim)).astype(dtype)
+    x[4] = 0  # a zero row
+    x[9, 1] = np.nan  # a NaN row
+    if rows >= 60:
+        x[20:30] = x[50:60]  # duplicates: exact ties in different blocks
+    return x
+
+
+def test_module_doctests(client):
+    failures, attempted = doctest.testmod(vd, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0
+    assert failures == 0
+
+
+def test_workers_are_other_processes_that_load_the_library(client, loaded_library_path):
+    pids = client.run(os.getpid)
+    assert len(pids) == 2
+    assert os.getpid() not in pids.values()
+    libraries = client.run(lambda: vo.info()["library"])
+    assert set(libraries.values()) == {str(loaded_library_path)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("chunks", [(17, -1), (40, 5), (-1, 3), (1000, -1)])
+def test_batch_normalize(client, dtype, chunks):
+    x = data(120, 24, dtype)
+    result = vd.batch_normalize(da.from_array(x, chunks=chunks))
+    assert result.numblocks[1] == 1  # rows are never split
+    assert result.dtype == x.dtype
+    np.testing.assert_array_equal(result.compute(), vo.batch_normalize(x))
+
+
+def test_batch_normalize_converts_like_the_in_memory_function(client):
+    x = np.arange(24, dtype=np.int32).reshape(6, 4)
+    result = vd.batch_normalize(da.from_array(x, chunks=(4, 2)))
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(result.compute(), vo.batch_normalize(x))
+
+
+def test_batch_normalize_is_lazy_and_checks_arguments_early(client):
+    x = da.from_array(data(30, 4), chunks=10)
+    lazy = vd.batch_normalize(x, nonfinite="raise")  # row 9 holds a NaN: no error yet
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        lazy.compute()
+    with pytest.raises(ValueError, match="nonfinite"):
+        vd.batch_normalize(x, nonfinite="ignore")
+    with pytest.raises(TypeError):
+        vd.batch_normalize(da.from_array(np.ones((2, 2), np.complex64)))
+    with pytest.raises(ValueError, match="2-D"):
+        vd.batch_normalize(da.ones(5))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_cdist(client, metric):
+    a = data(45, 12, seed=1)
+    b = data(70, 12, seed=2)
+    result = vd.cdist(da.from_array(a, chunks=(10, 5)), da.from_array(b, chunks=(33, 12)), metric)
+    assert result.chunks == ((10, 10, 10, 10, 5), (33, 33, 4))
+    np.testing.assert_array_equal(result.compute(), vo.cdist(a, b, metric))
+
+
+def test_cdist_errors(client):
+    a = da.ones((4, 3), chunks=2)
+    with pytest.raises(ValueError, match="dimensions must match"):
+        vd.cdist(a, da.ones((4, 5)))
+    with pytest.raises(ValueError, match="manhattan"):
+        vd.cdist(a, a, "manhattan")
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize(
+    ("k", "query_chunks", "base_chunks", "split_every"),
+    [(1, 16, 31, 8), (5, 7, 13, 2), (12, 16, 200, 8), (150, 5, 9, 3), (400, 16, 64, 4)],
+)
+def test_top_k(client, metric, k, query_chunks, base_chunks, split_every):
+    base = data(200, 12, seed=3)
+    queries = np.concatenate([data(13, 12, seed=4), base[[25, 57, 4]]])
+    indices, scores = vd.top_k(
+        da.from_array(queries, chunks=(query_chunks, 12)),
+        da.from_array(base, chunks=(base_chunks, 5)),
+        k,
+        metric,
+        split_every=split_every,
+    )
+    expected = vo.top_k(queries, base, k, metric)
+    assert indices.shape == expected[0].shape
+    assert indices.chunks[0] == da.from_array(queries, chunks=query_chunks).chunks[0]
+    got = dask.compute(indices, scores)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert got[0].dtype == np.int64
+    assert got[1].dtype == expected[1].dtype
+
+
+def test_top_k_numpy_queries_one_query_and_float64(client):
+    base = data(90, 6, np.float64, seed=5)
+    dbase = da.from_array(base, chunks=20)
+    query = base[33] * 2
+    indices, scores = vd.top_k(query, dbase, 4, "dot")
+    expected = vo.top_k(query[np.newaxis, :], base, 4, "dot")
+    assert indices.shape == (4,)
+    np.testing.assert_array_equal(indices.compute(), expected[0][0])
+    np.testing.assert_array_equal(scores.compute(), expected[1][0])
+
+
+def test_top_k_checks_arguments_early(client):
+    base = da.ones((10, 4), chunks=3)
+    with pytest.raises(ValueError, match="k must"):
+        vd.top_k(np.ones((2, 4)), base, 0)
+    with pytest.raises(ValueError, match="manhattan"):
+        vd.top_k(np.ones((2, 4)), base, 3, "manhattan")
+    with pytest.raises(ValueError, match="dimensions must match"):
+        vd.top_k(np.ones((2, 5)), base, 3)
+    with pytest.raises(ValueError, match="split_every"):
+        vd.top_k(np.ones((2, 4)), base, 3, split_every=1)
+    unknown = base[base[:, 0] > 0]  # unknown row chunk sizes
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        vd.top_k(np.ones((2, 4)), unknown, 3)
+
+
+def test_threaded_scheduler_without_a_cluster():
+    x = data(50, 8)
+    indices, _ = vd.top_k(x[:3], da.from_array(x, chunks=11), 3)
+    np.testing.assert_array_equal(indices.compute(scheduler="threads"), vo.top_k(x[:3], x, 3)[0])
+
+
+def test_plugin_sets_threads_per_worker(client):
+    try:
+        client.register_plugin(vd.VectorOpsPlugin(num_threads=1))
+        assert set(client.run(vo.get_num_threads).values()) == {1}
+        # Default: the worker's CPUs divided by its Dask threads (1 here).
+        client.register_plugin(vd.VectorOpsPlugin())
+        cpus = client.run(lambda: len(os.sched_getaffinity(0)))
+        assert client.run(vo.get_num_threads) == cpus
+    finally:
+        client.run(vo.set_num_threads, 0)
+    with pytest.raises(ValueError, match="num_threads"):
+        vd.VectorOpsPlugin(num_threads=-1)

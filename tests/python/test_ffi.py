@@ -1,0 +1,111 @@
+"""The cdef is the header: no drift between include/vector_ops.h, the cdef and the loaded library."""
+
+from __future__ import annotations
+
+import doctest
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import vector_ops_ffi as vo
+from conftest import IN_SOURCE_TREE, REPO, SOURCE_HEADER
+from vector_ops_ffi import _ffi, _lib, _loader, ffi
+
+
+def header_text() -> str:
+    return _ffi.HEADER_PATH.read_text(encoding="utf-8")
+
+
+def test_cdef_is_the_marked_region_without_the_export_macro():
+    text = header_text()
+    begin = text.index("/* vo-cdef-begin */") + len("/* vo-cdef-begin */")
+    end = text.index("/* vo-cdef-end */")
+    region = text[begin:end]
+    assert region.replace("VO_API ", "") == _ffi.CDEF
+    assert "VO_API" not in _ffi.CDEF
+    assert not [line for line in region.splitlines() if line.lstrip().startswith("#")], (
+        "preprocessor line in region"
+    )
+
+
+def test_every_exported_declaration_is_inside_the_region():
+    text = header_text()
+    outside = text[: text.index("/* vo-cdef-begin */")] + text[text.index("/* vo-cdef-end */") :]
+    declarations = [line for line in outside.splitlines() if re.match(r"\s*VO_API\b", line)]
+    assert declarations == []
+
+
+def test_every_declared_function_is_reachable_on_the_library():
+    declared = set(re.findall(r"^VO_API\s+[^;]*?\b(vo_\w+)\s*\(", header_text(), re.MULTILINE))
+    assert declared == set(_ffi.FUNCTION_NAMES)
+    assert {"vo_normalize_f32", "vo_cosine_similarity_rows_f64", "vo_abi_version"} <= declared
+    for name in declared:
+        function = getattr(_lib, name)
+        assert ffi.typeof(function).kind == "function"
+    assert {name for name in dir(_lib) if name.startswith("vo_")} == declared
+
+
+def test_enum_values_match_the_header():
+    values = dict(re.findall(r"\b(VO_[A-Z0-9_]+)\s*=\s*(\d+)", header_text()))
+    assert "VO_ERR_NONFINITE" in values
+    assert "VO_NONFINITE_RAISE" in values
+    for name, value in values.items():
+        assert getattr(_lib, name) == int(value), name
+
+
+def test_status_strings_name_every_status():
+    statuses = [int(v) for v in re.findall(r"\bVO_(?:OK|ERR_[A-Z_]+)\s*=\s*(\d+)", header_text())]
+    messages = {ffi.string(_lib.vo_status_string(s)).decode() for s in statuses}
+    assert len(messages) == len(statuses)
+    assert "unknown status" not in messages
+
+
+def test_versions_and_abi_agree():
+    text = header_text()
+    assert vo.__version__ == _ffi.header_define(text, "VO_VERSION_STRING")
+    assert int(_ffi.header_define(text, "VO_ABI_VERSION")) == _loader.EXPECTED_ABI_VERSION
+    assert f"libvector_ops.so.{_loader.EXPECTED_ABI_VERSION}" == _loader.SONAME
+    info = vo.info()
+    assert info["abi_version"] == _loader.EXPECTED_ABI_VERSION
+    assert info["version"] == vo.__version__
+    assert info["package_version"] == vo.__version__
+
+
+@pytest.mark.skipif(not IN_SOURCE_TREE, reason="needs the source tree")
+def test_meson_project_version_is_the_package_version():
+    meson_build = (REPO / "meson.build").read_text(encoding="utf-8")
+    assert re.search(r"version:\s*'([^']+)'", meson_build).group(1) == vo.__version__
+    if _ffi.HEADER_PATH != SOURCE_HEADER:
+        assert _ffi.HEADER_PATH.read_text(encoding="utf-8") == SOURCE_HEADER.read_text(encoding="utf-8")
+
+
+def test_library_does_not_link_python(loaded_library_path):
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("nm is not installed")
+    symbols = subprocess.run([nm, "-D", str(loaded_library_path)], capture_output=True, text=True, check=True)
+    names = [line.split()[-1] for line in symbols.stdout.splitlines() if line.strip()]
+    assert any(n.startswith("vo_") for n in names)
+    assert not [n for n in names if n.startswith(("Py", "_Py"))]
+    ldd = shutil.which("ldd")
+    if ldd is not None:
+        linked = subprocess.run([ldd, str(loaded_library_path)], capture_output=True, text=True).stdout
+        assert "libpython" not in linked
+
+
+def test_docstring_examples():
+    failures, attempted = doctest.testmod(vo, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 10
+    assert failures == 0
+
+
+def test_public_api_is_documented_and_typed():
+    for name in vo.__all__:
+        obj = getattr(vo, name)
+        if callable(obj) and not isinstance(obj, type):
+            assert ">>>" in (obj.__doc__ or ""), f"{name} has no example"
+            assert obj.__annotations__, f"{name} has no type hints"
+    assert (Path(vo.__file__).parent / "py.typed").is_file()

@@ -1,0 +1,540 @@
+"""vector_ops_ffi.io: streaming .npy normalization and top-k search in bounded memory."""
+
+from __future__ import annotations
+
+import doctest
+import errno
+import hashlib
+import io as stdio
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vector_ops_ffi as vo
+from vector_ops_ffi import _progress
+from vector_ops_ffi import io as vio
+
+METRICS = ("cosine", "dot", "sqeuclidean")
+
+
+def sample(rows: int, dim: int, dtype=np.float32, seed: int = 0) -> np.ndarray:
+    """Random rows with a zero row, a NaN row and an infinite value when there is room."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, dim)) * rng.choice([1e-3, 1.0, 1e3], size=(rows, 1))).astype(dtype)
+    if rows >= 10 and dim:
+        x[3] = 0
+        x[5, 0] = np.nan
+        x[8, -1] = np.inf
+    return x
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Temporary files left behind in ``directory`` (hidden .tmp files)."""
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+def save(path: Path, array: np.ndarray) -> Path:
+    np.save(path, array)
+    return path
+
+
+def test_module_doctests():
+    failures, attempted = doctest.testmod(vio, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0
+    assert failures == 0
+
+
+# ---- normalize_npy: results ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("chunk_rows", [1, 7, 64, None])
+def test_normalize_equals_in_memory(tmp_path, dtype, chunk_rows):
+    x = sample(61, 33, dtype)
+    src = save(tmp_path / "src.npy", x)
+    before = src.read_bytes()
+    vio.normalize_npy(src, tmp_path / "dst.npy", chunk_rows=chunk_rows, progress=False)
+    result = np.load(tmp_path / "dst.npy")
+    assert result.dtype == x.dtype
+    # Bitwise: every row is normalized by the same kernel as in memory.
+    np.testing.assert_array_equal(result, vo.batch_normalize(x))
+    assert src.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (4, 0), (0, 0), (1, 1)])
+def test_normalize_edge_shapes(tmp_path, shape):
+    x = np.ones(shape, dtype=np.float32)
+    src = save(tmp_path / "src.npy", x)
+    vio.normalize_npy(src, tmp_path / "dst.npy", progress=False)
+    result = np.load(tmp_path / "dst.npy")
+    assert result.shape == shape
+    np.testing.assert_array_equal(result, vo.batch_normalize(x))
+
+
+def test_normalize_accepts_header_version_2(tmp_path):
+    x = sample(20, 8)
+    src = tmp_path / "v2.npy"
+    with open(src, "wb") as f:
+        np.lib.format.write_array(f, x, version=(2, 0))
+    vio.normalize_npy(src, tmp_path / "dst.npy", chunk_rows=3, progress=False)
+    np.testing.assert_array_equal(np.load(tmp_path / "dst.npy"), vo.batch_normalize(x))
+
+
+def test_normalize_replaces_existing_destination_keeping_its_mode(tmp_path):
+    x = sample(30, 4)
+    src = save(tmp_path / "src.npy", x)
+    dst = save(tmp_path / "dst.npy", np.zeros((2, 2)))
+    dst.chmod(0o640)
+    vio.normalize_npy(src, dst, progress=False)
+    np.testing.assert_array_equal(np.load(dst), vo.batch_normalize(x))
+    assert stat.S_IMODE(dst.stat().st_mode) == 0o640
+
+
+def test_new_destination_gets_umask_permissions(tmp_path):
+    src = save(tmp_path / "src.npy", sample(5, 3))
+    old = os.umask(0o027)
+    try:
+        vio.normalize_npy(src, tmp_path / "dst.npy", progress=False)
+    finally:
+        os.umask(old)
+    # Not the 0600 of a temporary file.
+    assert stat.S_IMODE((tmp_path / "dst.npy").stat().st_mode) == 0o640
+
+
+# ---- normalize_npy: same file and in place ---------------------------------------------
+
+
+def test_same_file_is_refused_without_inplace(tmp_path):
+    src = save(tmp_path / "src.npy", sample(10, 4))
+    before = src.read_bytes()
+    (tmp_path / "link.npy").symlink_to(src)
+    os.link(src, tmp_path / "hard.npy")
+    for dst in (src, tmp_path / "link.npy", tmp_path / "hard.npy", tmp_path / "." / "src.npy"):
+        with pytest.raises(ValueError, match="inplace=True"):
+            vio.normalize_npy(src, dst, progress=False)
+    assert src.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("chunk_rows", [3, None])
+def test_inplace_normalizes_the_file_itself(tmp_path, chunk_rows):
+    x = sample(40, 6, np.float64)
+    src = save(tmp_path / "src.npy", x)
+    inode = src.stat().st_ino
+    vio.normalize_npy(src, src, inplace=True, chunk_rows=chunk_rows, progress=False)
+    np.testing.assert_array_equal(np.load(src), vo.batch_normalize(x))
+    assert src.stat().st_ino == inode  # rewritten, not replaced
+    assert leftovers(tmp_path) == []
+
+
+def test_inplace_needs_the_same_file(tmp_path):
+    src = save(tmp_path / "src.npy", sample(10, 4))
+    with pytest.raises(ValueError, match="same file"):
+        vio.normalize_npy(src, tmp_path / "other.npy", inplace=True, progress=False)
+    assert not (tmp_path / "other.npy").exists()
+
+
+# ---- normalize_npy: errors ----------------------------------------------------------------
+
+
+def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (file, pattern of the ValueError message)."""
+    files = {}
+    text = tmp_path / "text.npy"
+    text.write_text("id,x,y\n1,2,3\n")
+    files["not npy"] = (text, "not a .npy file")
+    empty = tmp_path / "empty.npy"
+    empty.write_bytes(b"")
+    files["empty file"] = (empty, "not a .npy file")
+    for name, array, pattern in (
+        ("int32", np.ones((3, 3), np.int32), "dtype <i4 is not supported"),
+        ("float16", np.ones((3, 3), np.float16), "dtype <f2 is not supported"),
+        ("complex", np.ones((3, 3), np.complex64), "not supported"),
+        ("big endian", np.ones((3, 3), ">f4"), "byte order"),
+        ("1-D", np.ones(5, np.float32), "2-D"),
+        ("3-D", np.ones((2, 2, 2), np.float32), "2-D"),
+        ("fortran", np.asfortranarray(np.ones((3, 4), np.float32)), "Fortran"),
+    ):
+        files[name] = (save(tmp_path / f"{name.replace(' ', '_')}.npy", array), pattern)
+    truncated = tmp_path / "truncated.npy"
+    whole = stdio.BytesIO()
+    np.save(whole, np.ones((100, 8), np.float32))
+    truncated.write_bytes(whole.getvalue()[:-10])
+    files["truncated"] = (truncated, "truncated")
+    return files
+
+
+def test_invalid_sources_raise_value_error(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, (path, pattern) in _bad_files(tmp_path).items():
+        with pytest.raises(ValueError, match=pattern):
+            vio.normalize_npy(path, out / "dst.npy", progress=False)
+        assert list(out.iterdir()) == [], name
+
+
+def test_missing_paths(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        vio.normalize_npy(tmp_path / "missing.npy", tmp_path / "dst.npy", progress=False)
+    src = save(tmp_path / "src.npy", sample(4, 4))
+    with pytest.raises(FileNotFoundError):
+        vio.normalize_npy(src, tmp_path / "no" / "such" / "dir.npy", progress=False)
+    with pytest.raises(IsADirectoryError):
+        vio.normalize_npy(src, tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.npy"]
+
+
+@pytest.mark.parametrize(("chunk_rows", "error"), [(0, ValueError), (-3, ValueError), (2.5, TypeError)])
+def test_bad_chunk_rows(tmp_path, chunk_rows, error):
+    src = save(tmp_path / "src.npy", sample(4, 4))
+    with pytest.raises(error):
+        vio.normalize_npy(src, tmp_path / "dst.npy", chunk_rows=chunk_rows, progress=False)
+
+
+def test_failure_midway_leaves_destination_untouched(tmp_path, monkeypatch):
+    src = save(tmp_path / "src.npy", sample(50, 8))
+    dst = save(tmp_path / "dst.npy", np.arange(6.0).reshape(2, 3))
+    before = dst.read_bytes()
+    calls = []
+
+    def failing(block, **kwargs):
+        calls.append(len(block))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # also a BaseException that is not an Exception
+        return vo.batch_normalize(block, **kwargs)
+
+    monkeypatch.setattr(vio, "batch_normalize", failing)
+    with pytest.raises(KeyboardInterrupt):
+        vio.normalize_npy(src, dst, chunk_rows=10, progress=False)
+    assert calls == [10, 10, 10]
+    assert dst.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+def test_disk_full_checked_before_writing(tmp_path, monkeypatch):
+    src = save(tmp_path / "src.npy", sample(50, 8))
+    monkeypatch.setattr(vio, "_free_bytes", lambda directory: 1000)
+    with pytest.raises(OSError, match="No space left") as info:
+        vio.normalize_npy(src, tmp_path / "dst.npy", progress=False)
+    assert info.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.npy"]
+
+
+def test_disk_full_while_writing_simulated(tmp_path, monkeypatch):
+    src = save(tmp_path / "src.npy", sample(50, 8))
+    real_write_all = vio._write_all
+    writes = []
+
+    def write_all(f, view):
+        writes.append(len(view))
+        if len(writes) == 3:  # header, one chunk, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write_all(f, view)
+
+    monkeypatch.setattr(vio, "_write_all", write_all)
+    with pytest.raises(OSError, match="filled up") as info:
+        vio.normalize_npy(src, tmp_path / "dst.npy", chunk_rows=10, progress=False)
+    assert info.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.npy"]
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 1 MiB tmpfs (needs root, as in CI and the dev machines; skipped elsewhere)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_disk_full_on_a_real_small_filesystem(tmp_path, small_tmpfs, monkeypatch):
+    src = save(tmp_path / "src.npy", sample(1000, 512))  # 2 MB into a 1 MiB filesystem
+    with pytest.raises(OSError, match="No space left") as info:
+        vio.normalize_npy(src, small_tmpfs / "dst.npy", progress=False)
+    assert info.value.errno == errno.ENOSPC
+    assert list(small_tmpfs.iterdir()) == []
+    # Without the check up front, the kernel's ENOSPC from write() mid-way.
+    monkeypatch.setattr(vio, "_free_bytes", lambda directory: 1 << 40)
+    with pytest.raises(OSError, match="filled up") as info:
+        vio.normalize_npy(src, small_tmpfs / "dst.npy", chunk_rows=100, progress=False)
+    assert info.value.errno == errno.ENOSPC
+    assert list(small_tmpfs.iterdir()) == []
+    assert os.statvfs(small_tmpfs).f_bfree == os.statvfs(small_tmpfs).f_blocks  # the space came back
+
+
+# ---- progress -----------------------------------------------------------------------------
+
+
+class FakeTerminal(stdio.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_true_reports_on_stderr(tmp_path, capsys):
+    src = save(tmp_path / "src.npy", sample(100, 8))
+    vio.normalize_npy(src, tmp_path / "dst.npy", chunk_rows=10, progress=True)
+    err = capsys.readouterr().err
+    assert "normalize src.npy" in err
+    assert "100%" in err
+
+
+def test_progress_false_and_auto_are_silent_off_a_terminal(tmp_path, capsys):
+    src = save(tmp_path / "src.npy", sample(100, 8))
+    vio.normalize_npy(src, tmp_path / "dst.npy", chunk_rows=10, progress=False)
+    vio.normalize_npy(src, tmp_path / "dst.npy", chunk_rows=10)  # pytest's stderr is no terminal
+    vio.top_k_npy(src, sample(2, 8), 3, chunk_rows=10)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_plain_progress_without_tqdm(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(_progress, "_tqdm", None)
+    src = save(tmp_path / "src.npy", sample(100, 8))
+    vio.top_k_npy(src, sample(2, 8), 3, chunk_rows=10, progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    # Off a terminal: whole lines, at most one a second, and a final one.
+    assert lines
+    assert lines[-1].startswith("top-k src.npy: 100% 3.2 kB/3.2 kB")
+    assert "\r" not in "".join(lines)
+
+
+@pytest.mark.parametrize("with_tqdm", [True, False])
+def test_auto_progress_on_a_terminal_waits_for_slow_work(monkeypatch, with_tqdm):
+    if not with_tqdm:
+        monkeypatch.setattr(_progress, "_tqdm", None)
+    monkeypatch.setattr(_progress, "AUTO_DELAY", 0.3)
+    quick, slow = FakeTerminal(), FakeTerminal()
+    with _progress.Progress(100, "quick", None, stream=quick) as bar:
+        bar.update(100)
+    with _progress.Progress(100, "slow", None, stream=slow) as bar:
+        bar.update(50)
+        time.sleep(0.4)
+        bar.update(50)
+    assert quick.getvalue() == ""
+    assert "slow" in slow.getvalue()
+    assert "100%" in slow.getvalue()
+
+
+def test_progress_rejects_other_values(tmp_path):
+    src = save(tmp_path / "src.npy", sample(5, 2))
+    open_files = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(TypeError, match="progress"):
+        vio.normalize_npy(src, tmp_path / "dst.npy", progress="yes")
+    with pytest.raises(TypeError, match="progress"):
+        vio.top_k_npy(src, sample(1, 2), 1, progress="always")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.npy"]
+    assert len(os.listdir("/proc/self/fd")) == open_files  # nothing left open
+
+
+# ---- top_k_npy ------------------------------------------------------------------------------
+
+
+def test_merge_top_k_order():
+    indices = np.array([[7, 2, 9, 4, 5, 1]])
+    scores = np.array([[0.5, np.nan, 0.9, 0.5, -0.0, 0.0]])
+    best = vio.merge_top_k(indices, scores, 5, "cosine")
+    np.testing.assert_array_equal(best[0], [[9, 4, 7, 1, 5]])  # ties (and -0 == 0) by lower index
+    best = vio.merge_top_k(indices, scores, 10, "sqeuclidean")
+    np.testing.assert_array_equal(best[0], [[1, 5, 4, 7, 9, 2]])  # lowest first, NaN last
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("k", [1, 4, 50, 500])
+def test_top_k_npy_equals_in_memory(tmp_path, metric, k):
+    rng = np.random.default_rng(k)
+    base = sample(200, 24, seed=k)
+    base[150:160] = base[10:20]  # exact ties across chunks
+    queries = np.concatenate([rng.standard_normal((5, 24)).astype(np.float32), base[[10, 3]]])
+    path = save(tmp_path / "base.npy", base)
+    expected = vo.top_k(queries, base, k, metric)
+    for chunk_rows in (7, 64, None):
+        got = vio.top_k_npy(path, queries, k, metric, chunk_rows=chunk_rows, progress=False)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+        assert got[0].dtype == np.int64
+        assert got[1].dtype == expected[1].dtype
+
+
+def test_top_k_npy_float64_list_queries_and_one_query(tmp_path):
+    base = sample(90, 5, np.float64, seed=3)
+    path = save(tmp_path / "base.npy", base)
+    queries = [[1.0, 0.0, 2.0, 0.5, 0.0], [0.0, 1.0, 0.0, 0.0, 3.0]]
+    got = vio.top_k_npy(path, queries, 6, "dot", chunk_rows=11)
+    expected = vo.top_k(queries, base, 6, "dot")
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    one = vio.top_k_npy(path, np.array(queries[1]), 6, "dot", chunk_rows=11)
+    assert one[0].shape == (6,)
+    np.testing.assert_array_equal(one[0], expected[0][1])
+    np.testing.assert_array_equal(one[1], expected[1][1])
+
+
+def test_top_k_npy_empty_base(tmp_path):
+    path = save(tmp_path / "base.npy", np.empty((0, 4), np.float32))
+    indices, scores = vio.top_k_npy(path, np.ones((3, 4), np.float32), 5)
+    assert indices.shape == scores.shape == (3, 0)
+
+
+def test_top_k_npy_errors(tmp_path):
+    path = save(tmp_path / "base.npy", sample(20, 4))
+    with pytest.raises(ValueError, match="dimension 5"):
+        vio.top_k_npy(path, np.ones((2, 5), np.float32), 3)
+    with pytest.raises(ValueError, match="3-D"):
+        vio.top_k_npy(path, np.ones((2, 2, 4), np.float32), 3)
+    with pytest.raises(ValueError, match="manhattan"):
+        vio.top_k_npy(path, np.ones((2, 4), np.float32), 3, "manhattan")
+    with pytest.raises(ValueError, match="k must"):
+        vio.top_k_npy(path, np.ones((2, 4), np.float32), 0)
+    with pytest.raises(FileNotFoundError):
+        vio.top_k_npy(tmp_path / "missing.npy", np.ones((2, 4), np.float32), 3)
+    bad, pattern = _bad_files(tmp_path)["int32"]
+    with pytest.raises(ValueError, match=pattern):
+        vio.top_k_npy(bad, np.ones((2, 3), np.float32), 3)
+
+
+# ---- a file of a few hundred MB, in subprocesses ------------------------------------------
+
+BIG_ROWS, BIG_DIM = 100_000, 768  # 307 MB of float32
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_rows(path: Path, start: int, count: int) -> np.ndarray:
+    """Rows [start, start + count) of a .npy file, read without a memory map."""
+    header = vio.read_header(path)
+    offset = header.offset + start * header.row_bytes
+    rows = np.fromfile(path, dtype=header.dtype, count=count * header.shape[1], offset=offset)
+    return rows.reshape(count, header.shape[1])
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory):
+    """(path, sha256) of a 307 MB float32 .npy, written a slice at a time; removed afterwards."""
+    directory = tmp_path_factory.mktemp("big")
+    path = directory / "big.npy"
+    rng = np.random.default_rng(7)
+    step = 10_000
+    # Plain writes, not a memory map: this process's resident set stays small.
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "<f4", "fortran_order": False, "shape": (BIG_ROWS, BIG_DIM)}
+        )
+        for start in range(0, BIG_ROWS, step):
+            block = rng.standard_normal((step, BIG_DIM), dtype=np.float32)
+            if start == 10_000:
+                block[2345] = 0  # row 12345: a zero row
+            block.tofile(f)
+    yield path, _sha256(path)
+    for p in directory.iterdir():
+        p.unlink()
+
+
+def test_big_file_peak_memory_is_bounded(big_file, tmp_path):
+    path, digest = big_file
+    dst = tmp_path / "normalized.npy"
+    code = textwrap.dedent(
+        f"""
+        import json, time
+        from vector_ops_ffi.io import normalize_npy
+
+        def peak_kb():
+            # VmHWM: the peak resident set of this process image (ru_maxrss
+            # would include the parent's peak, inherited through fork).
+            with open("/proc/self/status") as f:
+                return int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+
+        baseline = peak_kb()
+        start = time.perf_counter()
+        normalize_npy({str(path)!r}, {str(dst)!r}, progress=False)
+        seconds = time.perf_counter() - start
+        print(json.dumps({{"baseline_kb": baseline, "peak_kb": peak_kb(), "seconds": seconds}}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    growth_mb = (report["peak_kb"] - report["baseline_kb"]) / 1024
+    print(
+        f"\nnormalize_npy, 307 MB: peak RSS {report['peak_kb'] / 1024:.0f} MB "
+        f"(+{growth_mb:.0f} MB over the interpreter), {report['seconds']:.2f} s"
+    )
+    # One 64 MB chunk buffer: the 307 MB file never sits in memory.
+    assert growth_mb < 128, report
+    assert report["peak_kb"] / 1024 < 512, report
+    assert _sha256(path) == digest
+    # Spot-check the result: every 10th block of 5000 rows equals the in-memory result.
+    assert vio.read_header(dst).shape == (BIG_ROWS, BIG_DIM)
+    for start in range(0, BIG_ROWS, 50_000):
+        np.testing.assert_array_equal(
+            _read_rows(dst, start, 5000), vo.batch_normalize(_read_rows(path, start, 5000))
+        )
+    assert not _read_rows(dst, 12345, 1).any()
+
+
+def test_big_file_killed_midway_leaves_source_and_no_result(big_file, tmp_path):
+    path, digest = big_file
+    dst = tmp_path / "normalized.npy"
+    # Slow each chunk down so that the kill lands mid-way deterministically.
+    code = textwrap.dedent(
+        f"""
+        import time
+        import vector_ops_ffi.io as vio
+        normalize = vio.batch_normalize
+        def slow(block, **kwargs):
+            time.sleep(0.05)
+            return normalize(block, **kwargs)
+        vio.batch_normalize = slow
+        vio.normalize_npy({str(path)!r}, {str(dst)!r}, chunk_rows=2000, progress=True)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    assert child.stderr is not None
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        # Wait until the progress bar reports between 10 % and 90 %.
+        while time.monotonic() < deadline:
+            data = os.read(child.stderr.fileno(), 4096)
+            if not data:
+                break
+            seen += data
+            percents = [int(p) for p in re.findall(rb"(\d+)%", seen)]
+            if any(10 <= p <= 90 for p in percents):
+                break
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+        child.stderr.close()
+    assert child.returncode == -signal.SIGKILL, seen.decode(errors="replace")
+    assert b"normalize big.npy" in seen
+    assert not dst.exists()
+    # Only a killed process leaves its temporary file, under a hidden .tmp name.
+    left = leftovers(tmp_path)
+    assert len(left) <= 1
+    assert all(name.startswith(".normalized.npy.") for name in left)
+    assert _sha256(path) == digest
