@@ -40,6 +40,7 @@ array([[0.6, 0.8]], dtype=float32)
 from __future__ import annotations
 
 import contextlib
+import mmap
 import operator
 import threading
 from collections.abc import Iterator, Sized
@@ -179,9 +180,29 @@ def _ragged(rows: Any) -> bool:
     return len(lengths) > 1
 
 
+def _check_mapping(arr: np.ndarray, name: str) -> None:
+    """Refuse an array over a closed memory map, or over a file now shorter than its map.
+
+    Touching either kills the process (SIGSEGV, SIGBUS) and numpy does not
+    check: ``np.memmap._mmap.close()`` succeeds while arrays still use the map.
+    The memmap that made the map knows the file size it needs.
+    """
+    obj: Any = arr
+    while isinstance(obj, _ndarray):
+        base = obj.base
+        if isinstance(base, mmap.mmap) and isinstance(obj, np.memmap):
+            if base.closed:
+                raise ValueError(f"{name}: its memory map was closed")
+            if base.size() < obj.offset + obj.nbytes:
+                raise ValueError(f"{name}: the file behind its memory map was truncated")
+            return
+        obj = base
+
+
 def _as_float_array(x: Any, name: str) -> np.ndarray:
     """``x`` as a float32/float64 ndarray, converted at most once (see the module docstring)."""
     if isinstance(x, _ndarray):
+        _check_mapping(x, name)
         arr = x if type(x) is _ndarray else x.view(_ndarray)
     elif isinstance(x, (list, tuple)):
         try:
@@ -327,6 +348,11 @@ def _define_pair_function(name: str, doc: str) -> _PairFunction:
         # library refuses misaligned ones) falls through to the general path,
         # which copies such inputs or raises the proper error.
         if type(a) is _ndarray and type(b) is _ndarray:
+            # A view of a view (np.asarray(memmap)[i]) may sit on a memory map.
+            if a.base is not None and getattr(a.base, "base", None) is not None:
+                _check_mapping(a, "a")
+            if b.base is not None and getattr(b.base, "base", None) is not None:
+                _check_mapping(b, "b")
             dt = a.dtype
             if dt is b.dtype and a.ndim == 1 and b.ndim == 1:
                 n = len(a)
@@ -433,10 +459,14 @@ def norms(x: npt.ArrayLike) -> _PairResult:
     return float(out[0]) if arr.ndim == 1 else out
 
 
-def _check_out(out: Any, x: np.ndarray, k: _Kernels) -> np.ndarray:
-    """Validate ``out=`` for ``batch_normalize`` before any work; return it as a 2-D view."""
+def _check_out(out: Any, x: np.ndarray, k: _Kernels, source: Any = None) -> np.ndarray:
+    """Validate ``out=`` for ``batch_normalize`` before any work; return it as a 2-D view.
+
+    ``source`` is the caller's input when ``x`` is a converted copy of it.
+    """
     if not isinstance(out, _ndarray):
         raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    _check_mapping(out, "out")
     if out.dtype != k.dtype:
         raise TypeError(f"out has dtype {out.dtype}, the result is {k.dtype}")
     if out.shape != x.shape:
@@ -449,6 +479,8 @@ def _check_out(out: Any, x: np.ndarray, k: _Kernels) -> np.ndarray:
             "out must be aligned, with contiguous elements in each row "
             "and non-negative, non-overlapping row strides"
         )
+    if isinstance(source, _ndarray) and source.dtype != x.dtype and np.may_share_memory(source, out):
+        raise ValueError("out overlaps the input; only out= the input itself (in place) is allowed")
     if np.may_share_memory(x, out):
         same = (
             x.dtype == out.dtype
@@ -467,6 +499,7 @@ def _inplace_array(vectors: Any) -> np.ndarray:
         raise TypeError(f"inplace=True needs a float32 or float64 array, got {vectors.dtype}")
     if not vectors.flags.writeable:
         raise ValueError("inplace=True: the array is read-only")
+    _check_mapping(vectors, "vectors")
     return vectors
 
 
@@ -531,7 +564,7 @@ def batch_normalize(
             src, src_ptr, src_stride = x2, _pointer(x2, k), stride
         dst_ptr, dst_stride, result = src_ptr, src_stride, x
     elif out is not None:
-        out2 = _check_out(out, x, k)
+        out2 = _check_out(out, x, k, source=vectors)
         src, src_ptr, src_stride = _matrix_operand(x2, k, allow_broadcast=False)
         dst_stride = _row_stride(out2, allow_broadcast=False)
         if src is x2 and src_stride == dst_stride and np.may_share_memory(x2, out2):

@@ -34,6 +34,7 @@ from . import (
     _F64,
     _KERNELS,
     _as_float_array,
+    _check_mapping,
     _lib,
     _matrix_operand,
     _ndarray,
@@ -90,6 +91,7 @@ def _check_cdist_out(out: Any, shape: tuple[int, ...], dtype: np.dtype[Any], inp
         raise ValueError(f"out has shape {out.shape}, the result has shape {shape}")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
+    _check_mapping(out, "out")
     for x in inputs:
         if np.may_share_memory(out, x):
             raise ValueError("out overlaps an input")
@@ -145,7 +147,9 @@ def cdist(
     shape = tuple(s for s, dropped in ((m, a_vector), (n, b_vector)) if not dropped)
 
     if out is not None:
-        _check_cdist_out(out, shape, k.dtype, (a, b))
+        # The caller's arrays too: a and b may be converted copies of them.
+        originals = tuple(x for x in (A, B) if isinstance(x, _ndarray))
+        _check_cdist_out(out, shape, k.dtype, (a, b, *originals))
         out2 = _as_matrix_view(out, a_vector, b_vector)
         out_stride = _row_stride(out2, allow_broadcast=False)
         if out_stride is None:
@@ -194,7 +198,10 @@ def top_k(
     >>> top_k([[0.0, 1.0]], base, 5, metric="sqeuclidean")
     (array([[1, 2, 0]]), array([[0., 1., 2.]], dtype=float32))
     """
-    k = operator.index(k)
+    try:
+        k = operator.index(k)
+    except TypeError:
+        raise TypeError(f"k must be an integer, got {type(k).__name__}") from None
     if k <= 0:
         raise ValueError(f"k must be a positive number of neighbours, got {k}")
     m_code = _metric(metric)
