@@ -124,7 +124,8 @@ vo_status pairwise_rows(const T *a, std::size_t as, const T *b, std::size_t bs, 
     if (ranges_overlap(out, out_bytes, a, a_bytes) || ranges_overlap(out, out_bytes, b, b_bytes)) {
       return VO_ERR_INVALID_ARGUMENT;
     }
-    if (rows == 0) {
+    if (rows == 0 || dim == 0) {
+      std::fill_n(out, rows, T(0)); // the kernels take non-empty rows
       return VO_OK;
     }
     vo::pool::parallel_for(rows, work_of(rows, dim), [&](std::size_t begin, std::size_t end) {
@@ -147,6 +148,10 @@ vo_status norms_rows(const T *x, std::size_t rows, std::size_t dim, std::size_t 
     if (ranges_overlap(out, out_bytes, x, x_bytes)) {
       return VO_ERR_INVALID_ARGUMENT;
     }
+    if (rows == 0 || dim == 0) {
+      std::fill_n(out, rows, T(0)); // the kernels take non-empty rows
+      return VO_OK;
+    }
     const auto &ops = active_kernels().ops<T>();
     vo::pool::parallel_for(rows, work_of(rows, dim), [&](std::size_t begin, std::size_t end) {
       ops.norms(x + begin * xs, end - begin, dim, xs, out + begin);
@@ -157,7 +162,7 @@ vo_status norms_rows(const T *x, std::size_t rows, std::size_t dim, std::size_t 
 
 template <class T>
 vo_status normalize_rows(const T *x, std::size_t rows, std::size_t dim, std::size_t xs, T *out,
-                         std::size_t os, vo_nonfinite nonfinite) {
+                         std::size_t os, int nonfinite) {
   return guarded([&] {
     if (nonfinite != VO_NONFINITE_PROPAGATE && nonfinite != VO_NONFINITE_RAISE) {
       return VO_ERR_INVALID_ARGUMENT;
@@ -212,7 +217,7 @@ VO_API int vo_abi_version(void) {
 }
 
 VO_API const char *vo_status_string(vo_status status) {
-  switch (status) {
+  switch (enum_value(&status)) {
   case VO_OK:
     return "ok";
   case VO_ERR_NULL_POINTER:
@@ -296,11 +301,11 @@ VO_API vo_status vo_norms_f64(const double *x, size_t rows, size_t dim, size_t x
 
 VO_API vo_status vo_normalize_f32(const float *x, size_t rows, size_t dim, size_t x_stride,
                                   float *out, size_t out_stride, vo_nonfinite nonfinite) {
-  return normalize_rows(x, rows, dim, x_stride, out, out_stride, nonfinite);
+  return normalize_rows(x, rows, dim, x_stride, out, out_stride, enum_value(&nonfinite));
 }
 VO_API vo_status vo_normalize_f64(const double *x, size_t rows, size_t dim, size_t x_stride,
                                   double *out, size_t out_stride, vo_nonfinite nonfinite) {
-  return normalize_rows(x, rows, dim, x_stride, out, out_stride, nonfinite);
+  return normalize_rows(x, rows, dim, x_stride, out, out_stride, enum_value(&nonfinite));
 }
 
 } // extern "C"

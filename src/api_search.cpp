@@ -451,27 +451,27 @@ extern "C" {
 VO_API vo_status vo_cdist_f32(const float *a, size_t m, size_t a_stride, const float *b, size_t n,
                               size_t b_stride, size_t dim, vo_metric metric, float *out,
                               size_t out_stride) {
-  return vo::cdist(vo::active_kernels(), a, m, a_stride, b, n, b_stride, dim, metric, out,
-                   out_stride);
+  return vo::cdist(vo::active_kernels(), a, m, a_stride, b, n, b_stride, dim,
+                   vo::checks::metric_arg(&metric), out, out_stride);
 }
 VO_API vo_status vo_cdist_f64(const double *a, size_t m, size_t a_stride, const double *b, size_t n,
                               size_t b_stride, size_t dim, vo_metric metric, double *out,
                               size_t out_stride) {
-  return vo::cdist(vo::active_kernels(), a, m, a_stride, b, n, b_stride, dim, metric, out,
-                   out_stride);
+  return vo::cdist(vo::active_kernels(), a, m, a_stride, b, n, b_stride, dim,
+                   vo::checks::metric_arg(&metric), out, out_stride);
 }
 
 VO_API vo_status vo_topk_f32(const float *queries, size_t m, size_t q_stride, const float *base,
                              size_t n, size_t base_stride, size_t dim, vo_metric metric, size_t k,
                              int64_t *indices, float *scores) {
-  return vo::topk(vo::active_kernels(), queries, m, q_stride, base, n, base_stride, dim, metric, k,
-                  indices, scores);
+  return vo::topk(vo::active_kernels(), queries, m, q_stride, base, n, base_stride, dim,
+                  vo::checks::metric_arg(&metric), k, indices, scores);
 }
 VO_API vo_status vo_topk_f64(const double *queries, size_t m, size_t q_stride, const double *base,
                              size_t n, size_t base_stride, size_t dim, vo_metric metric, size_t k,
                              int64_t *indices, double *scores) {
-  return vo::topk(vo::active_kernels(), queries, m, q_stride, base, n, base_stride, dim, metric, k,
-                  indices, scores);
+  return vo::topk(vo::active_kernels(), queries, m, q_stride, base, n, base_stride, dim,
+                  vo::checks::metric_arg(&metric), k, indices, scores);
 }
 
 } // extern "C"

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <new>
 
 #include "vector_ops.h"
@@ -71,6 +72,24 @@ vo_status check_matrix(const T *p, std::size_t rows, std::size_t dim, std::size_
     return VO_ERR_INVALID_ARGUMENT;
   }
   return VO_OK;
+}
+
+// The value a C caller passed for an enum parameter. C allows any int there,
+// but in C++ loading an enum object whose value lies outside the range of its
+// enumerators is undefined (UBSan: -fsanitize=enum), so the bits are read
+// without a load of the enum type.
+template <class E> int enum_value(const E *e) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are int-sized");
+  int v = 0;
+  std::memcpy(&v, e, sizeof v);
+  return v;
+}
+
+// A vo_metric argument made safe to load: a value that names no metric
+// becomes 3, which lies in the enum's range and names no metric either.
+inline vo_metric metric_arg(const vo_metric *metric) {
+  const int v = enum_value(metric);
+  return static_cast<vo_metric>(v >= 0 && v <= VO_METRIC_SQEUCLIDEAN ? v : 3);
 }
 
 // Work estimate for the thread pool: elements read, saturating.

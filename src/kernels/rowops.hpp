@@ -4,7 +4,9 @@
 // so the dispatching code never compiles SIMD code itself.
 //
 // The kernels assume validated arguments (see api.cpp): strides >= dim or 0
-// for broadcast inputs, non-null pointers when rows and dim are non-zero.
+// for broadcast inputs, non-null pointers, and rows > 0 and dim > 0 (the
+// entry points answer empty shapes themselves; the single-pair entry points
+// pass one row with strides 0, for which any dim works).
 // They work on any row range and never allocate, so api.cpp can split rows
 // across threads freely; each output depends only on its own row(s), which is
 // what makes results identical for every thread count.

@@ -464,7 +464,9 @@ template <class A> struct row_math {
 
   static double cosine_checked(const double *a, const double *b, std::size_t n, double ab,
                                double aa, double bb) noexcept {
-    if (std::isnan(aa) || std::isnan(bb) || (in_safe_range(aa) && in_safe_range(bb))) {
+    // cosine_from_sums takes sqrt(aa * bb): the product must be in range too.
+    if (std::isnan(aa) || std::isnan(bb) ||
+        (in_safe_range(aa) && in_safe_range(bb) && in_safe_range(aa * bb))) {
       return cosine_from_sums(ab, aa, bb);
     }
     return cosine_rescaled(a, b, n);

@@ -1,0 +1,1543 @@
+// libFuzzer harness over the public C API, and behind it the kernel table of
+// every SIMD level this CPU runs.
+//
+// One input is one call. The input picks the function and element type, the
+// shapes (rows, dim, strides: 0 to broadcast, below dim to be refused, huge
+// to overflow), where every pointer points (its own buffer at any element
+// offset, NULL, misaligned, or inside another argument's buffer, in place
+// included), the thread count (1..4), the nonfinite mode, and the values
+// (random at a chosen scale, with NaN, infinities, signed zeros,
+// subnormals, huge and tiny values sprinkled in, whole rows of them too).
+//
+// Then it checks what vector_ops.h promises:
+//  - the status is one the header's validation rules allow, computed here
+//    from the rules and not from the library's code (expected_statuses);
+//  - a call that fails writes nothing, and no call writes outside its output
+//    elements: every buffer sits in its own allocation with sentinel guard
+//    zones before and after, gaps between strided rows hold sentinels too,
+//    and every byte of every allocation is compared before and after;
+//  - results agree with a scalar long-double reference (tests/cpp/helpers.hpp)
+//    within the header's tolerances;
+//  - the kernels of every runnable SIMD level, called directly through
+//    vo::table_for(), satisfy the same checks on the same arguments, and the
+//    active level gives bitwise the public entry point's results (whatever
+//    the thread count).
+// Sentinels are NaNs with a payload no computation produces, so a kernel
+// that read a gap or a guard would also turn its result into NaN.
+//
+// Adding a function is one more entry in k_cases: a function that reads its
+// arguments from the input into a `call_plan`, writes the input values, and
+// hands `run_plan` the public call, the direct kernel call and the result
+// check.
+//
+// Built two ways (tests/fuzz/meson.build): with -fsanitize=fuzzer as the
+// libFuzzer binary `fuzz_api` (clang, `make fuzz`), and with replay_main.cpp
+// as `fuzz_replay`, which runs the seed corpus and a batch of generated
+// inputs in every build, the sanitizer build included.
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdarg>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api_search.hpp"
+#include "dispatch.hpp"
+#include "helpers.hpp"
+#include "vector_ops.h"
+
+// c_callers.c: entry points called from C with any int as the enum argument.
+extern "C" {
+vo_status fuzz_normalize_f32(const float *x, size_t rows, size_t dim, size_t x_stride, float *out,
+                             size_t out_stride, int nonfinite);
+vo_status fuzz_normalize_f64(const double *x, size_t rows, size_t dim, size_t x_stride, double *out,
+                             size_t out_stride, int nonfinite);
+const char *fuzz_status_string(int status);
+vo_status fuzz_cdist_f32(const float *a, size_t m, size_t a_stride, const float *b, size_t n,
+                         size_t b_stride, size_t dim, int metric, float *out, size_t out_stride);
+vo_status fuzz_cdist_f64(const double *a, size_t m, size_t a_stride, const double *b, size_t n,
+                         size_t b_stride, size_t dim, int metric, double *out, size_t out_stride);
+vo_status fuzz_topk_f32(const float *queries, size_t m, size_t q_stride, const float *base,
+                        size_t n, size_t base_stride, size_t dim, int metric, size_t k,
+                        int64_t *indices, float *scores);
+vo_status fuzz_topk_f64(const double *queries, size_t m, size_t q_stride, const double *base,
+                        size_t n, size_t base_stride, size_t dim, int metric, size_t k,
+                        int64_t *indices, double *scores);
+}
+
+namespace {
+
+// ---- Failure reports ---------------------------------------------------------
+
+// What the current input does, printed with any failure.
+std::string g_context;
+
+[[noreturn]] __attribute__((format(printf, 1, 2))) void fail(const char *fmt, ...) {
+  std::fprintf(stderr, "\nvector_ops fuzz failure\n  call: %s\n  what: ", g_context.c_str());
+  va_list args;
+  va_start(args, fmt);
+  std::vfprintf(stderr, fmt, args);
+  va_end(args);
+  std::fprintf(stderr, "\n");
+  std::fflush(stderr);
+  std::abort();
+}
+
+// ---- Reading the input -------------------------------------------------------
+
+// Bytes from the front of the input; zeros once it is used up, so every
+// input, the empty one included, describes a call.
+class input_bytes {
+public:
+  input_bytes(const std::uint8_t *data, std::size_t size) : p_(data), end_(data + size) {}
+
+  std::uint8_t u8() { return p_ < end_ ? *p_++ : std::uint8_t{0}; }
+  std::uint16_t u16() {
+    const unsigned lo = u8();
+    return static_cast<std::uint16_t>(lo | (unsigned{u8()} << 8));
+  }
+  std::uint64_t u64() {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) {
+      v |= std::uint64_t{u8()} << (8 * i);
+    }
+    return v;
+  }
+  std::size_t left() const { return static_cast<std::size_t>(end_ - p_); }
+
+private:
+  const std::uint8_t *p_;
+  const std::uint8_t *end_;
+};
+
+// ---- Sizes -------------------------------------------------------------------
+
+// Saturating arithmetic: a size that does not fit reads as SIZE_MAX, which
+// is beyond any object (PTRDIFF_MAX), so overflow checks stay exact.
+std::size_t sat_mul(std::size_t a, std::size_t b) {
+  std::size_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+std::size_t sat_add(std::size_t a, std::size_t b) {
+  std::size_t r = 0;
+  return __builtin_add_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+constexpr std::size_t k_max_object = static_cast<std::size_t>(PTRDIFF_MAX);
+
+// Sizes that overflow a span, or fit it but exceed any real memory.
+constexpr std::size_t k_huge[16] = {
+    SIZE_MAX,
+    SIZE_MAX - 1,
+    SIZE_MAX / 2,
+    SIZE_MAX / 2 + 1,
+    SIZE_MAX / 4,
+    SIZE_MAX / 4 + 1,
+    SIZE_MAX / 8 + 1,
+    k_max_object / 8,
+    std::size_t{1} << 31,
+    (std::size_t{1} << 32) + 1,
+    std::size_t{1} << 40,
+    std::size_t{1} << 48,
+    std::size_t{1} << 56,
+    std::size_t{1} << 61,
+    std::size_t{1} << 62,
+    std::size_t{3} << 61,
+};
+
+// Lane counts of every level around their multiples, and common dims.
+constexpr std::size_t k_interesting_dims[] = {
+    63,  64,  65,  127, 128,  129,  255,  256,  257,  383,  384,  385,  511,  512,
+    513, 767, 768, 769, 1023, 1024, 1025, 1535, 1536, 2047, 2048, 2049, 4095, 4096,
+};
+
+// Elements the buffers of one input may hold: small keeps executions fast.
+constexpr std::size_t k_budget = std::size_t{1} << 16;
+// With several threads a call must be this large to run on the pool.
+constexpr std::size_t k_big_budget = std::size_t{1} << 18;
+
+std::size_t read_dim(input_bytes &in) {
+  const unsigned code = in.u16();
+  switch (code >> 14) {
+  case 0:
+    return code % 33;
+  case 1:
+    return k_interesting_dims[code % std::size(k_interesting_dims)];
+  case 2:
+    return code % 4097;
+  default:
+    return (code & 0xff) < 240 ? (code & 0xff) : k_huge[code & 15];
+  }
+}
+
+std::size_t read_rows(input_bytes &in, bool big) {
+  const unsigned code = in.u8();
+  if (code >= 0xf0) {
+    return k_huge[code & 15];
+  }
+  if (big) {
+    return 16 * code + 1;
+  }
+  return code < 128 ? code % 9 : code % 33; // mostly few rows: fast executions
+}
+
+std::size_t read_stride(input_bytes &in, std::size_t dim) {
+  const unsigned code = in.u8();
+  const std::size_t high = code >> 3;
+  switch (code & 7) {
+  case 3:
+    return sat_add(dim, 1 + high); // a gap after each row
+  case 4:
+    return 0; // broadcast where documented, refused elsewhere
+  case 5:
+    return dim > 0 ? dim - 1 - high % dim : 0; // below dim: refused
+  case 6:
+    return k_huge[high & 15];
+  case 7:
+    return sat_add(dim, 16 * high);
+  default:
+    return dim;
+  }
+}
+
+// ---- Arguments, their placement and the buffers behind them ---------------
+
+enum class placement { own, null, misaligned, alias };
+
+// One pointer argument: a rows x dim matrix with a row stride (vectors are
+// 1 x n, per-row outputs rows x 1), and where its pointer goes.
+struct arg_spec {
+  const char *name = "";
+  bool output = false;
+  std::size_t elem = 4; // element size, also its alignment
+  std::size_t rows = 0, dim = 0, stride = 0;
+  bool broadcast = false; // stride 0 repeats row 0 (documented for this argument)
+  placement place = placement::own;
+  std::size_t lead = 0;    // elements before the data in its own allocation
+  std::size_t skew = 0;    // bytes added for placement::misaligned
+  int alias_of = -1;       // placement::alias: the argument whose buffer is shared
+  std::size_t shift = 0;   // placement::alias: elements after that argument's start
+  std::uintptr_t mark = 0; // sentinel tag (0: the default sentinel)
+
+  // Resolved by arena::layout().
+  int alloc = -1;
+  std::size_t offset = 0; // bytes from the start of the allocation's data region
+  unsigned char *ptr = nullptr;
+  bool backed = false; // every element it addresses lies in its allocation
+
+  bool addresses_nothing() const { return rows == 0 || dim == 0; }
+  std::size_t effective_rows() const { return stride == 0 ? std::min<std::size_t>(rows, 1) : rows; }
+  std::size_t span_elems() const {
+    return addresses_nothing() ? 0 : sat_add(sat_mul(effective_rows() - 1, stride), dim);
+  }
+  std::size_t span_bytes() const { return sat_mul(span_elems(), elem); }
+  std::size_t element_offset(std::size_t i, std::size_t j) const {
+    return (stride == 0 ? 0 : i * stride) + j;
+  }
+};
+
+const char *placement_name(placement p) {
+  switch (p) {
+  case placement::own:
+    return "own";
+  case placement::null:
+    return "NULL";
+  case placement::misaligned:
+    return "misaligned";
+  case placement::alias:
+    return "alias";
+  }
+  return "?";
+}
+
+// Reads where an argument's pointer goes. `targets` are the earlier
+// arguments it may share a buffer with (none: never aliased).
+void read_placement(input_bytes &in, arg_spec &a, std::initializer_list<int> targets) {
+  const unsigned code = in.u8();
+  const std::size_t high = code >> 3;
+  switch (code & 7) {
+  case 4:
+    a.place = placement::null;
+    break;
+  case 5:
+    a.place = placement::misaligned;
+    a.lead = high & 7;
+    a.skew = 1 + high % (a.elem - 1);
+    break;
+  case 6:
+  case 7:
+    if (targets.size() > 0) {
+      a.place = placement::alias;
+      a.alias_of = *(targets.begin() + (high & 1) % targets.size());
+      // Mostly at the very start (in place), else a few elements later.
+      a.shift = (code & 1) != 0 ? 0 : high >> 1;
+      break;
+    }
+    [[fallthrough]];
+  default:
+    a.place = placement::own;
+    a.lead = high;
+    break;
+  }
+}
+
+// The allocations of one input. Each has a guard zone before and after its
+// data region; everything is filled with sentinels first.
+class arena {
+public:
+  static constexpr std::size_t guard = 64;
+
+  struct allocation {
+    std::size_t size = 0; // data region bytes
+    std::size_t elem = 4; // element size of its sentinels
+    unsigned char *base = nullptr;
+    std::size_t total = 0;
+    std::vector<unsigned char> before;   // contents when the call starts
+    std::vector<unsigned char> writable; // 1 where an output element lies
+  };
+
+  std::vector<arg_spec> args;
+
+  arena() = default;
+  arena(const arena &) = delete;
+  arena &operator=(const arena &) = delete;
+  ~arena() {
+    for (auto &a : allocs_) {
+      ::operator delete (a.base, std::align_val_t{64});
+    }
+  }
+
+  // Places every argument. A span above `limit` bytes gets no backing (its
+  // call must fail before touching memory; see run_plan).
+  void layout(std::size_t limit) {
+    for (auto &a : args) {
+      const std::size_t span = a.span_bytes();
+      const bool small = span <= limit;
+      switch (a.place) {
+      case placement::null:
+        a.backed = span == 0;
+        continue;
+      case placement::own:
+      case placement::misaligned:
+        a.alloc = static_cast<int>(allocs_.size());
+        allocs_.emplace_back();
+        allocs_.back().elem = a.elem;
+        a.offset = a.lead * a.elem + (a.place == placement::misaligned ? a.skew : 0);
+        break;
+      case placement::alias: {
+        const arg_spec &t = args[static_cast<std::size_t>(a.alias_of)];
+        if (t.alloc < 0) {
+          a.place = placement::null; // sharing a NULL pointer
+          a.backed = span == 0;
+          continue;
+        }
+        a.alloc = t.alloc;
+        a.offset = t.offset + a.shift * a.elem;
+        break;
+      }
+      }
+      allocation &al = allocs_[static_cast<std::size_t>(a.alloc)];
+      al.size = std::max(al.size, a.offset + (small ? span : 0));
+      a.backed = small;
+    }
+    for (auto &al : allocs_) {
+      al.total = (2 * guard + al.size + 63) / 64 * 64;
+      al.base = static_cast<unsigned char *>(::operator new (al.total, std::align_val_t{64}));
+      fill_sentinels(al);
+      al.writable.assign(al.total, 0);
+    }
+    for (auto &a : args) {
+      if (a.alloc >= 0) {
+        a.ptr = allocs_[static_cast<std::size_t>(a.alloc)].base + guard + a.offset;
+      }
+    }
+  }
+
+  bool all_backed() const {
+    return std::all_of(args.begin(), args.end(), [](const arg_spec &a) { return a.backed; });
+  }
+
+  // Writes the input values: value(arg, i, j) for each element of each
+  // backed input argument, in argument order (later aliases win).
+  template <class T, class F> void write_inputs(F &&value) {
+    for (std::size_t k = 0; k < args.size(); ++k) {
+      const arg_spec &a = args[k];
+      if (a.output || a.ptr == nullptr || !a.backed || a.addresses_nothing() ||
+          a.elem != sizeof(T)) {
+        continue;
+      }
+      for (std::size_t i = 0; i < a.effective_rows(); ++i) {
+        for (std::size_t j = 0; j < a.dim; ++j) {
+          const T v = value(k, i, j);
+          std::memcpy(a.ptr + a.element_offset(i, j) * sizeof(T), &v, sizeof(T));
+        }
+      }
+    }
+  }
+
+  // Records the contents and which bytes the outputs may change.
+  void snapshot() {
+    for (auto &al : allocs_) {
+      al.before.assign(al.base, al.base + al.total);
+    }
+    for (const auto &a : args) {
+      if (!a.output || a.alloc < 0 || !a.backed || a.addresses_nothing()) {
+        continue;
+      }
+      allocation &al = allocs_[static_cast<std::size_t>(a.alloc)];
+      for (std::size_t i = 0; i < a.effective_rows(); ++i) {
+        for (std::size_t j = 0; j < a.dim; ++j) {
+          const std::size_t at = guard + a.offset + a.element_offset(i, j) * a.elem;
+          std::fill_n(al.writable.begin() + static_cast<std::ptrdiff_t>(at), a.elem, 1);
+        }
+      }
+    }
+  }
+
+  void restore() {
+    for (auto &al : allocs_) {
+      std::memcpy(al.base, al.before.data(), al.total);
+    }
+  }
+
+  // Fails unless every changed byte is an output element and `may_write`.
+  void check_writes(bool may_write, const char *who) const {
+    constexpr std::size_t block = 256;
+    for (std::size_t k = 0; k < allocs_.size(); ++k) {
+      const allocation &al = allocs_[k];
+      for (std::size_t b = 0; b < al.total; ++b) {
+        if (b % block == 0 && b + block <= al.total &&
+            std::memcmp(al.base + b, al.before.data() + b, block) == 0) {
+          b += block - 1; // an unchanged block
+          continue;
+        }
+        if (al.base[b] != al.before.data()[b] && !(may_write && al.writable.data()[b] != 0)) {
+          const long rel = static_cast<long>(b) - static_cast<long>(guard);
+          fail("%s changed byte %ld of the data region of allocation %zu (%s; region %zu bytes)",
+               who, rel, k, describe_location(k, b).c_str(), al.size);
+        }
+      }
+    }
+  }
+
+  // The bytes of every output element, argument by argument.
+  std::vector<unsigned char> output_bytes() const {
+    std::vector<unsigned char> out;
+    for (const auto &a : args) {
+      if (!a.output || a.ptr == nullptr || !a.backed || a.addresses_nothing()) {
+        continue;
+      }
+      for (std::size_t i = 0; i < a.effective_rows(); ++i) {
+        const unsigned char *row = a.ptr + a.element_offset(i, 0) * a.elem;
+        out.insert(out.end(), row, row + a.dim * a.elem);
+      }
+    }
+    return out;
+  }
+
+  // Element (i, j) of an input argument as the call saw it.
+  template <class T> T input_value(const arg_spec &a, std::size_t i, std::size_t j) const {
+    const allocation &al = allocs_[static_cast<std::size_t>(a.alloc)];
+    T v;
+    std::memcpy(&v, al.before.data() + guard + a.offset + a.element_offset(i, j) * sizeof(T),
+                sizeof(T));
+    return v;
+  }
+  template <class T> std::vector<T> input_row(const arg_spec &a, std::size_t i) const {
+    std::vector<T> row(a.dim);
+    for (std::size_t j = 0; j < a.dim; ++j) {
+      row[j] = input_value<T>(a, i, j);
+    }
+    return row;
+  }
+
+  // Element (i, j) of an output argument as it is now.
+  template <class T> T output_value(const arg_spec &a, std::size_t i, std::size_t j) const {
+    T v;
+    std::memcpy(&v, a.ptr + a.element_offset(i, j) * sizeof(T), sizeof(T));
+    return v;
+  }
+
+  static std::uint64_t sentinel_bits(std::size_t elem) {
+    // Quiet NaNs with a payload no arithmetic produces (as float and double);
+    // as int64 just an unlikely number.
+    return elem == 4 ? std::uint64_t{0x7fe5a5a5} : std::uint64_t{0x7ffca5a5a5a5a5a5};
+  }
+
+  template <class T> static bool is_sentinel(T v) {
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &v, sizeof(T));
+    return bits == sentinel_bits(sizeof(T));
+  }
+
+private:
+  static void fill_sentinels(allocation &al) {
+    const std::uint64_t bits = sentinel_bits(al.elem);
+    for (std::size_t b = 0; b + al.elem <= al.total; b += al.elem) {
+      std::memcpy(al.base + b, &bits, al.elem);
+    }
+  }
+
+  std::string describe_location(std::size_t alloc, std::size_t byte) const {
+    if (byte < guard) {
+      return "front guard zone";
+    }
+    if (byte >= guard + allocs_[alloc].size) {
+      return "back guard zone";
+    }
+    std::string where = "between rows or beside the data";
+    for (const auto &a : args) {
+      if (a.alloc == static_cast<int>(alloc) && byte >= guard + a.offset &&
+          byte < guard + a.offset + (a.backed ? a.span_bytes() : 0)) {
+        where = std::string("inside the span of ") + a.name;
+      }
+    }
+    return where;
+  }
+
+  std::vector<allocation> allocs_;
+};
+
+// ---- Expected statuses, from the header's rules ------------------------------
+
+constexpr unsigned bit(vo_status s) {
+  return 1u << static_cast<unsigned>(s);
+}
+
+// Statuses the call may return: `definite` holds the codes of rules the
+// arguments break; `maybe` those the header leaves open (a stride or an
+// alignment of a matrix that addresses no element, a rows x dim product
+// that only overflows as a count of work).
+struct verdict {
+  unsigned definite = 0;
+  unsigned maybe = 0;
+};
+
+// `in_place`: (output, input) pairs that may share a buffer exactly (same
+// pointer, same stride); any other overlap of an output with another
+// argument is refused.
+verdict expected_statuses(const std::vector<arg_spec> &args,
+                          const std::vector<std::pair<int, int>> &in_place, bool bad_flag) {
+  verdict v;
+  if (bad_flag) {
+    v.definite |= bit(VO_ERR_INVALID_ARGUMENT);
+  }
+  bool too_big = false;
+  for (const auto &a : args) {
+    const bool empty = a.addresses_nothing();
+    unsigned &unless_empty = empty ? v.maybe : v.definite;
+    if (a.ptr == nullptr && !empty) {
+      v.definite |= bit(VO_ERR_NULL_POINTER); // NULL only when nothing is addressed
+    }
+    if (a.stride < a.dim && !(a.broadcast && a.stride == 0)) {
+      unless_empty |= bit(VO_ERR_INVALID_ARGUMENT);
+    }
+    if (a.span_bytes() > k_max_object) {
+      v.definite |= bit(VO_ERR_OVERFLOW);
+      too_big = true;
+    }
+    std::size_t count = 0;
+    if (__builtin_mul_overflow(a.rows, a.dim, &count)) {
+      v.maybe |= bit(VO_ERR_OVERFLOW);
+    }
+    if (a.ptr != nullptr && reinterpret_cast<std::uintptr_t>(a.ptr) % a.elem != 0) {
+      unless_empty |= bit(VO_ERR_INVALID_ARGUMENT);
+    }
+  }
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    for (std::size_t j = i + 1; j < args.size(); ++j) {
+      const arg_spec &x = args[i];
+      const arg_spec &y = args[j];
+      if (!(x.output || y.output) || x.ptr == nullptr || y.ptr == nullptr || x.span_bytes() == 0 ||
+          y.span_bytes() == 0) {
+        continue;
+      }
+      bool exact = false;
+      for (const auto &[o, n] : in_place) {
+        const bool pair = (static_cast<std::size_t>(o) == i && static_cast<std::size_t>(n) == j) ||
+                          (static_cast<std::size_t>(o) == j && static_cast<std::size_t>(n) == i);
+        exact = exact || (pair && x.ptr == y.ptr && x.stride == y.stride);
+      }
+      if (exact) {
+        continue;
+      }
+      if (too_big) {
+        v.maybe |= bit(VO_ERR_INVALID_ARGUMENT); // spans beyond memory: no meaningful overlap
+        continue;
+      }
+      const auto x0 = reinterpret_cast<std::uintptr_t>(x.ptr);
+      const auto y0 = reinterpret_cast<std::uintptr_t>(y.ptr);
+      if (x0 < y0 + y.span_bytes() && y0 < x0 + x.span_bytes()) {
+        v.definite |= bit(VO_ERR_INVALID_ARGUMENT);
+      }
+    }
+  }
+  return v;
+}
+
+std::string status_list(unsigned mask) {
+  std::string s;
+  for (int code = 0; code < 16; ++code) {
+    if ((mask & (1u << code)) != 0) {
+      s += (s.empty() ? "" : ", ") + std::to_string(code);
+    }
+  }
+  return s;
+}
+
+// ---- Input values --------------------------------------------------------------
+
+class value_source {
+public:
+  value_source(input_bytes &in, bool is_float) {
+    const unsigned scale_code = in.u8();
+    // Half the inputs at unit scale; the rest from far below to far above
+    // the type's range (beyond it, the values overflow to inf: fine too).
+    scale_ = scale_code < 128 ? 0 : (static_cast<int>(scale_code) - 192) * (is_float ? 2 : 16);
+    density_ = in.u8();
+    state_ = in.u64();
+    const std::size_t n = std::min<std::size_t>(in.left(), 4096);
+    classes_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      classes_.push_back(in.u8());
+    }
+  }
+
+  // A row mode, drawn once per row: 0 for element by element.
+  unsigned row_mode() {
+    if (density_ == 0 || next() % 1024 >= density_) {
+      return 0;
+    }
+    return 1 + static_cast<unsigned>(next() % 5);
+  }
+
+  template <class T> T value(unsigned mode) {
+    switch (mode) {
+    case 1:
+      return T(0);
+    case 2:
+      return special<T>(6); // all subnormal
+    case 3:
+      return special<T>(9); // all huge
+    case 4:
+      return special<T>(10); // all tiny
+    case 5:
+      return element_count_++ == 0 ? T(1) : T(0); // one spike
+    default:
+      break;
+    }
+    // Leading elements follow the input's trailing bytes, so a mutation can
+    // place one NaN exactly; then the density decides.
+    unsigned kind = 0;
+    if (next_class_ < classes_.size()) {
+      const unsigned c = classes_[next_class_++];
+      kind = c < 128 ? 0 : 1 + c % 13;
+    } else if (next() % 256 < density_) {
+      kind = 1 + static_cast<unsigned>(next() % 13);
+    }
+    if (kind == 0) {
+      return static_cast<T>(std::ldexp(uniform() * 2.0 - 1.0, scale_ + exponent_jitter()));
+    }
+    return special<T>(kind);
+  }
+
+  void start_row() { element_count_ = 0; }
+
+private:
+  // 1 zero, 2 -zero, 3 NaN, 4 inf, 5 -inf, 6 subnormal, 7 largest, 8 smallest
+  // normal, 9 huge (squares overflow T), 10 tiny (squares underflow T),
+  // 11 near one, 12 and 13 far above and below the input's scale.
+  template <class T> T special(unsigned kind) {
+    using lim = std::numeric_limits<T>;
+    const T sign = next() % 2 == 0 ? T(1) : T(-1);
+    const int max_exp = lim::max_exponent; // 128 or 1024
+    const int min_exp = lim::min_exponent; // -125 or -1021
+    switch (kind) {
+    case 1:
+      return T(0);
+    case 2:
+      return -T(0);
+    case 3:
+      return sign * lim::quiet_NaN();
+    case 4:
+      return lim::infinity();
+    case 5:
+      return -lim::infinity();
+    case 6: {
+      const std::uint64_t m = 1 + next() % ((std::uint64_t{1} << (lim::digits - 1)) - 1);
+      return sign * static_cast<T>(static_cast<double>(m)) * lim::denorm_min();
+    }
+    case 7:
+      return sign * lim::max();
+    case 8:
+      return sign * lim::min();
+    case 9:
+      return sign *
+             static_cast<T>(std::ldexp(1.0 + uniform(), max_exp / 2 + pick(max_exp / 2 - 2)));
+    case 10:
+      return sign * static_cast<T>(std::ldexp(1.0 + uniform(), min_exp + pick(-min_exp / 2)));
+    case 11:
+      return sign * static_cast<T>(1.0 + uniform() * 1e-3);
+    case 12:
+      return sign * static_cast<T>(std::ldexp(uniform(), scale_ + 40));
+    default:
+      return sign * static_cast<T>(std::ldexp(uniform(), scale_ - 40));
+    }
+  }
+
+  int pick(int n) { return static_cast<int>(next() % static_cast<std::uint64_t>(n)); }
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1p-53; }
+  int exponent_jitter() { return static_cast<int>(next() % 9) - 4; }
+
+  int scale_ = 0;
+  unsigned density_ = 0;
+  std::uint64_t state_ = 0;
+  std::vector<std::uint8_t> classes_;
+  std::size_t next_class_ = 0;
+  std::size_t element_count_ = 0;
+};
+
+// Fills every input argument of the arena from the value source.
+template <class T> void write_values(arena &ar, value_source &values) {
+  std::size_t last_row = SIZE_MAX, last_arg = SIZE_MAX;
+  unsigned mode = 0;
+  ar.write_inputs<T>([&](std::size_t k, std::size_t i, std::size_t) {
+    if (i != last_row || k != last_arg) {
+      last_row = i;
+      last_arg = k;
+      values.start_row();
+      mode = values.row_mode();
+    }
+    return values.value<T>(mode);
+  });
+}
+
+// ---- Comparisons with the reference ------------------------------------------
+
+template <class T> constexpr long double max_of() {
+  return static_cast<long double>(std::numeric_limits<T>::max());
+}
+
+// |got - want| <= bound; NaN must match NaN, an infinity the same infinity;
+// a finite want may round to an infinity when it is within bound of the
+// type's largest value.
+template <class T> bool close(T got, long double want, long double bound) {
+  if (std::isnan(want)) {
+    return std::isnan(got);
+  }
+  if (std::isnan(got)) {
+    return false;
+  }
+  if (std::isinf(want)) {
+    return static_cast<long double>(got) == want;
+  }
+  if (std::isinf(got)) {
+    return (got > 0) == (want > 0) && std::fabs(want) + bound >= max_of<T>();
+  }
+  return std::fabs(static_cast<long double>(got) - want) <= bound;
+}
+
+std::string level_label(const vo::kernel_table *t) {
+  return t == nullptr ? std::string("public entry point") : std::string(t->name) + " kernels";
+}
+
+template <class T> bool any_nonfinite(const std::vector<T> &v) {
+  return std::any_of(v.begin(), v.end(), [](T x) { return !std::isfinite(x); });
+}
+
+// What one output must be, computed once per input and compared after the
+// public call and after each level's kernels.
+struct expected {
+  long double want = 0;
+  long double bound = 0;   // allowed |got - want|
+  bool exact_zero = false; // cosine of a zero vector: exactly 0
+  bool unchecked = false;  // the header promises nothing (dot overflowing double)
+};
+
+// dot(a, b) within tol * sum |a_j b_j| (the header's bound), plus what
+// underflow may lose: one smallest subnormal per product (double sums) and
+// one for the final rounding to T.
+template <class T> expected expect_dot(const std::vector<T> &a, const std::vector<T> &b) {
+  expected e;
+  long double abs_sum = 0;
+  for (std::size_t j = 0; j < a.size(); ++j) {
+    const long double p = static_cast<long double>(a[j]) * static_cast<long double>(b[j]);
+    if (std::isfinite(p)) {
+      abs_sum += std::fabs(p);
+    }
+  }
+  // Beyond DBL_MAX the double accumulation may overflow: nothing is promised.
+  e.unchecked = abs_sum > static_cast<long double>(DBL_MAX);
+  e.want = vo_test::ref_dot(a.data(), b.data(), a.size());
+  e.bound = vo_test::tolerance<T>() * abs_sum +
+            static_cast<long double>(a.size()) * std::numeric_limits<double>::denorm_min() +
+            std::numeric_limits<T>::denorm_min();
+  return e;
+}
+
+// cos(a, b): exactly 0 for a zero vector (when neither holds NaN or inf),
+// else within tol, absolute (NaN for NaN or inf).
+template <class T> expected expect_cosine(const std::vector<T> &a, const std::vector<T> &b) {
+  expected e;
+  e.want = vo_test::ref_cosine(a.data(), b.data(), a.size());
+  e.exact_zero =
+      !any_nonfinite(a) && !any_nonfinite(b) &&
+      (vo_test::ref_norm(a.data(), a.size()) == 0 || vo_test::ref_norm(b.data(), b.size()) == 0);
+  e.bound = vo_test::tolerance<T>();
+  return e;
+}
+
+// |x| relative to the reference (norms are not unit-scale), plus the final
+// rounding to T when the norm is subnormal.
+template <class T> expected expect_norm(const std::vector<T> &x) {
+  expected e;
+  e.want = vo_test::ref_norm(x.data(), x.size());
+  e.bound = vo_test::tolerance<T>() * e.want + std::numeric_limits<T>::denorm_min();
+  return e;
+}
+
+template <class T>
+void compare(T got, const expected &e, const char *what, const char *who, std::size_t row,
+             std::size_t dim) {
+  if (e.unchecked) {
+    return;
+  }
+  const bool ok = e.exact_zero ? got == T(0) : close(got, e.want, e.bound);
+  // Cosines stay in [-1, 1] whatever the rounding.
+  const bool in_range = std::strcmp(what, "cosine") != 0 || std::isnan(got) || std::fabs(got) <= 1;
+  if (!ok || !in_range) {
+    fail("%s: row %zu (dim %zu): %s %.17Lg, reference %.21Lg (allowed error %.3Lg)", who, row, dim,
+         what, static_cast<long double>(got), e.want, e.bound);
+  }
+}
+
+// Row i of normalize's output: NaN for a non-finite norm, zeros for a zero
+// row, else x / |x| within tol (absolute: unit-scale results).
+template <class T>
+void check_normalized(const arena &ar, const arg_spec &out, std::size_t i, const std::vector<T> &x,
+                      long double norm, const char *who) {
+  for (std::size_t j = 0; j < x.size(); ++j) {
+    const T got = ar.output_value<T>(out, i, j);
+    bool ok = false;
+    long double want = 0;
+    if (std::isnan(norm) || std::isinf(norm)) {
+      ok = std::isnan(got) && !arena::is_sentinel(got);
+      want = std::numeric_limits<long double>::quiet_NaN();
+    } else if (norm == 0) {
+      ok = got == T(0);
+    } else {
+      want = static_cast<long double>(x[j]) / norm;
+      ok = close(got, want, vo_test::tolerance<T>());
+    }
+    if (!ok) {
+      fail("%s: row %zu, element %zu of %zu: %.17Lg, reference %.21Lg (row norm %.21Lg)", who, i, j,
+           x.size(), static_cast<long double>(got), want, norm);
+    }
+  }
+}
+
+// ---- Running one call ------------------------------------------------------------
+
+struct run_options {
+  std::size_t threads = 1;
+  bool big = false;       // larger budget, so several threads may take part
+  bool stream = false;    // the direct normalize call uses non-temporal stores
+  unsigned flag_code = 0; // nonfinite mode (normalize)
+};
+
+run_options read_options(input_bytes &in) {
+  const unsigned c = in.u8();
+  run_options o;
+  o.threads = 1 + (c & 3);
+  o.big = (c & 4) != 0 && o.threads > 1;
+  o.stream = (c & 8) != 0;
+  o.flag_code = (c >> 4) & 3;
+  return o;
+}
+
+// Halves rows until the matrices fit the element budget. `shapes` are the
+// (stride, dim) of every matrix with `rows` rows. Sizes from the huge table
+// are left alone: those calls must fail without touching memory.
+std::size_t fitted_rows(std::size_t rows,
+                        std::initializer_list<std::pair<std::size_t, std::size_t>> shapes,
+                        std::size_t budget) {
+  constexpr std::size_t normal = std::size_t{1} << 24;
+  if (rows >= normal) {
+    return rows;
+  }
+  auto total = [&] {
+    std::size_t t = 0;
+    for (const auto &[stride, dim] : shapes) {
+      if (stride < normal && dim < normal && rows > 0 && dim > 0) {
+        t += (stride == 0 ? 0 : (rows - 1) * stride) + dim;
+      }
+    }
+    return t;
+  };
+  while (rows > 0 && total() > budget) {
+    rows /= 2;
+  }
+  return rows;
+}
+
+arg_spec make_arg(const char *name, bool output, std::size_t elem, std::size_t rows,
+                  std::size_t dim, std::size_t stride, bool broadcast = false) {
+  arg_spec a;
+  a.name = name;
+  a.output = output;
+  a.elem = elem;
+  a.rows = rows;
+  a.dim = dim;
+  a.stride = stride;
+  a.broadcast = broadcast;
+  return a;
+}
+
+// The call, its oracle and the per-level kernels, for run_plan.
+struct call_plan {
+  arena ar;
+  std::vector<std::pair<int, int>> in_place;
+  bool bad_flag = false;
+  bool bad_rows = false; // VO_NONFINITE_RAISE with a non-finite row: VO_ERR_NONFINITE
+  // Whether the kernels are called directly once the arguments are valid:
+  // they take rows > 0 and dim > 0 (the entry points answer empty shapes
+  // themselves), except the single-pair calls, which pass any n.
+  bool kernels_apply = true;
+};
+
+std::string describe(const char *fn, const std::vector<arg_spec> &args, const run_options &o) {
+  std::string s = fn;
+  char buf[256];
+  for (const auto &a : args) {
+    std::snprintf(buf, sizeof(buf), " %s[%zux%zu stride %zu, %s lead %zu skew %zu shift %zu]",
+                  a.name, a.rows, a.dim, a.stride, placement_name(a.place), a.lead, a.skew,
+                  a.shift);
+    s += buf;
+  }
+  std::snprintf(buf, sizeof(buf), " threads %zu flag %u", o.threads, o.flag_code);
+  return s + buf;
+}
+
+// Runs the public call and, when the arguments are valid, the kernels of
+// every runnable level; `check(level)` verifies the outputs after each
+// successful call (level nullptr: the public entry point).
+template <class Public, class Kernel, class Check>
+void run_plan(call_plan &plan, Public &&call_public, Kernel &&call_kernel, Check &&check) {
+  arena &ar = plan.ar;
+  const verdict v = expected_statuses(ar.args, plan.in_place, plan.bad_flag);
+  unsigned allowed = v.definite | v.maybe;
+  if (v.definite == 0) {
+    allowed |= bit(plan.bad_rows ? VO_ERR_NONFINITE : VO_OK);
+  }
+  if ((allowed & (bit(VO_OK) | bit(VO_ERR_NONFINITE))) != 0 && !ar.all_backed()) {
+    return; // a valid call over more memory than exists here: nothing to test
+  }
+  const vo_status s = call_public();
+  if ((allowed & bit(s)) == 0) {
+    fail("status %d (%s); the header's rules allow {%s}", static_cast<int>(s), vo_status_string(s),
+         status_list(allowed).c_str());
+  }
+  if (vo_status_string(s) == nullptr) {
+    fail("vo_status_string(%d) is NULL", static_cast<int>(s));
+  }
+  ar.check_writes(s == VO_OK, "the public call");
+  std::vector<unsigned char> public_out;
+  if (s == VO_OK) {
+    check(static_cast<const vo::kernel_table *>(nullptr));
+    public_out = ar.output_bytes();
+  }
+  if (v.definite != 0 || !plan.kernels_apply || (s != VO_OK && s != VO_ERR_NONFINITE)) {
+    return; // the kernels assume valid arguments and a non-empty shape
+  }
+  const vo::simd_level active = vo::active_kernels().level;
+  for (vo::simd_level level : vo::runnable_levels()) {
+    const vo::kernel_table *t = vo::table_for(level);
+    ar.restore();
+    call_kernel(*t);
+    const std::string who = level_label(t);
+    ar.check_writes(true, who.c_str());
+    check(t);
+    if (level == active && s == VO_OK && ar.output_bytes() != public_out) {
+      fail("the public entry point and the active level's kernels (%s) differ bitwise", t->name);
+    }
+  }
+}
+
+// ---- The cases: one per public function and element type -------------------------
+
+template <class T> struct api;
+template <> struct api<float> {
+  static constexpr auto dot = &vo_dot_f32;
+  static constexpr auto normalize_any_mode = &fuzz_normalize_f32;
+  static constexpr auto cdist_any_metric = &fuzz_cdist_f32;
+  static constexpr auto topk_any_metric = &fuzz_topk_f32;
+  static constexpr auto cosine = &vo_cosine_similarity_f32;
+  static constexpr auto dot_rows = &vo_dot_rows_f32;
+  static constexpr auto cosine_rows = &vo_cosine_similarity_rows_f32;
+  static constexpr auto norms = &vo_norms_f32;
+};
+template <> struct api<double> {
+  static constexpr auto dot = &vo_dot_f64;
+  static constexpr auto normalize_any_mode = &fuzz_normalize_f64;
+  static constexpr auto cdist_any_metric = &fuzz_cdist_f64;
+  static constexpr auto topk_any_metric = &fuzz_topk_f64;
+  static constexpr auto cosine = &vo_cosine_similarity_f64;
+  static constexpr auto dot_rows = &vo_dot_rows_f64;
+  static constexpr auto cosine_rows = &vo_cosine_similarity_rows_f64;
+  static constexpr auto norms = &vo_norms_f64;
+};
+
+template <class T> std::string fn_name(const char *base) {
+  return std::string("vo_") + base + (sizeof(T) == 4 ? "_f32" : "_f64");
+}
+
+// Lays the arguments out, writes the values, and records the contents.
+template <class T> void prepare(call_plan &plan, input_bytes &in) {
+  value_source values(in, sizeof(T) == 4);
+  plan.ar.layout((k_big_budget + 1024) * sizeof(T));
+  write_values<T>(plan.ar, values);
+  plan.ar.snapshot();
+}
+
+template <class T> T *typed(const arg_spec &a) {
+  return reinterpret_cast<T *>(a.ptr);
+}
+
+// vo_dot_* and vo_cosine_similarity_*: a, b (n elements each) -> *result.
+template <class T, bool Cosine> void run_pair(input_bytes &in, const run_options &o) {
+  call_plan plan;
+  auto &args = plan.ar.args;
+  const std::size_t n = read_dim(in);
+  args.push_back(make_arg("a", false, sizeof(T), 1, n, n));
+  args.push_back(make_arg("b", false, sizeof(T), 1, n, n));
+  args.push_back(make_arg("result", true, sizeof(T), 1, 1, 1));
+  read_placement(in, args[0], {});
+  read_placement(in, args[1], {0});
+  read_placement(in, args[2], {0, 1});
+  g_context = describe(fn_name<T>(Cosine ? "cosine_similarity" : "dot").c_str(), args, o);
+  prepare<T>(plan, in);
+  T *a = typed<T>(args[0]);
+  T *b = typed<T>(args[1]);
+  T *result = typed<T>(args[2]);
+  run_plan(
+      plan, [&] { return (Cosine ? api<T>::cosine : api<T>::dot)(a, b, n, result); },
+      [&](const vo::kernel_table &t) {
+        const auto &ops = t.ops<T>();
+        (Cosine ? ops.cosine_rows : ops.dot_rows)(a, 0, b, 0, 1, n, result);
+      },
+      [&, want = std::vector<expected>()](const vo::kernel_table *t) mutable {
+        if (want.empty()) {
+          const auto av = plan.ar.input_row<T>(args[0], 0);
+          const auto bv = plan.ar.input_row<T>(args[1], 0);
+          want.push_back(Cosine ? expect_cosine(av, bv) : expect_dot(av, bv));
+        }
+        compare(plan.ar.output_value<T>(args[2], 0, 0), want[0], Cosine ? "cosine" : "dot",
+                level_label(t).c_str(), 0, n);
+      });
+}
+
+// vo_dot_rows_* and vo_cosine_similarity_rows_*: rows of a and b (stride 0
+// broadcasts one vector) -> out[rows].
+template <class T, bool Cosine> void run_rows(input_bytes &in, const run_options &o) {
+  call_plan plan;
+  auto &args = plan.ar.args;
+  std::size_t rows = read_rows(in, o.big);
+  const std::size_t dim = read_dim(in);
+  const std::size_t as = read_stride(in, dim);
+  const std::size_t bs = read_stride(in, dim);
+  rows = fitted_rows(rows, {{as, dim}, {bs, dim}, {1, 1}}, o.big ? k_big_budget : k_budget);
+  args.push_back(make_arg("a", false, sizeof(T), rows, dim, as, true));
+  args.push_back(make_arg("b", false, sizeof(T), rows, dim, bs, true));
+  args.push_back(make_arg("out", true, sizeof(T), rows, 1, 1));
+  read_placement(in, args[0], {});
+  read_placement(in, args[1], {0});
+  read_placement(in, args[2], {0, 1});
+  plan.kernels_apply = rows > 0 && dim > 0;
+  g_context = describe(fn_name<T>(Cosine ? "cosine_similarity_rows" : "dot_rows").c_str(), args, o);
+  prepare<T>(plan, in);
+  T *a = typed<T>(args[0]);
+  T *b = typed<T>(args[1]);
+  T *out = typed<T>(args[2]);
+  run_plan(
+      plan,
+      [&] {
+        return (Cosine ? api<T>::cosine_rows : api<T>::dot_rows)(a, as, b, bs, rows, dim, out);
+      },
+      [&](const vo::kernel_table &t) {
+        const auto &ops = t.ops<T>();
+        (Cosine ? ops.cosine_rows : ops.dot_rows)(a, as, b, bs, rows, dim, out);
+      },
+      [&, want = std::vector<expected>()](const vo::kernel_table *t) mutable {
+        for (std::size_t i = want.size(); i < rows; ++i) {
+          const auto av = plan.ar.input_row<T>(args[0], i);
+          const auto bv = plan.ar.input_row<T>(args[1], i);
+          want.push_back(Cosine ? expect_cosine(av, bv) : expect_dot(av, bv));
+        }
+        const std::string who = level_label(t);
+        for (std::size_t i = 0; i < rows; ++i) {
+          compare(plan.ar.output_value<T>(args[2], i, 0), want[i], Cosine ? "cosine" : "dot",
+                  who.c_str(), i, dim);
+        }
+      });
+}
+
+// vo_norms_*: rows of x -> out[rows].
+template <class T> void run_norms(input_bytes &in, const run_options &o) {
+  call_plan plan;
+  auto &args = plan.ar.args;
+  std::size_t rows = read_rows(in, o.big);
+  const std::size_t dim = read_dim(in);
+  const std::size_t xs = read_stride(in, dim);
+  rows = fitted_rows(rows, {{xs, dim}, {1, 1}}, o.big ? k_big_budget : k_budget);
+  args.push_back(make_arg("x", false, sizeof(T), rows, dim, xs));
+  args.push_back(make_arg("out", true, sizeof(T), rows, 1, 1));
+  read_placement(in, args[0], {});
+  read_placement(in, args[1], {0});
+  plan.kernels_apply = rows > 0 && dim > 0;
+  g_context = describe(fn_name<T>("norms").c_str(), args, o);
+  prepare<T>(plan, in);
+  T *x = typed<T>(args[0]);
+  T *out = typed<T>(args[1]);
+  run_plan(
+      plan, [&] { return api<T>::norms(x, rows, dim, xs, out); },
+      [&](const vo::kernel_table &t) { t.ops<T>().norms(x, rows, dim, xs, out); },
+      [&, want = std::vector<expected>()](const vo::kernel_table *t) mutable {
+        for (std::size_t i = want.size(); i < rows; ++i) {
+          want.push_back(expect_norm(plan.ar.input_row<T>(args[0], i)));
+        }
+        const std::string who = level_label(t);
+        for (std::size_t i = 0; i < rows; ++i) {
+          compare(plan.ar.output_value<T>(args[1], i, 0), want[i], "norm", who.c_str(), i, dim);
+        }
+      });
+}
+
+// vo_normalize_*: rows of x -> rows of out (in place when out == x with the
+// same stride), with every nonfinite mode, invalid ones included.
+template <class T> void run_normalize(input_bytes &in, const run_options &o) {
+  call_plan plan;
+  auto &args = plan.ar.args;
+  std::size_t rows = read_rows(in, o.big);
+  const std::size_t dim = read_dim(in);
+  const std::size_t xs = read_stride(in, dim);
+  const std::size_t os = read_stride(in, dim);
+  rows = fitted_rows(rows, {{xs, dim}, {os, dim}}, o.big ? k_big_budget : k_budget);
+  args.push_back(make_arg("x", false, sizeof(T), rows, dim, xs));
+  args.push_back(make_arg("out", true, sizeof(T), rows, dim, os));
+  read_placement(in, args[0], {});
+  read_placement(in, args[1], {0});
+  plan.in_place = {{1, 0}};
+  // A C caller can pass any int; 2 and 255 are not modes.
+  constexpr int k_modes[4] = {VO_NONFINITE_PROPAGATE, VO_NONFINITE_RAISE, 2, 255};
+  const int mode = k_modes[o.flag_code];
+  plan.bad_flag = mode != VO_NONFINITE_PROPAGATE && mode != VO_NONFINITE_RAISE;
+  plan.kernels_apply = rows > 0 && dim > 0;
+  g_context = describe(fn_name<T>("normalize").c_str(), args, o);
+  prepare<T>(plan, in);
+  std::size_t first_bad = rows;
+  if (args[0].backed && dim > 0) {
+    // (x's stride may be 0, refused for normalize: then only row 0 exists.)
+    for (std::size_t i = 0; i < args[0].effective_rows() && first_bad == rows; ++i) {
+      first_bad = any_nonfinite(plan.ar.input_row<T>(args[0], i)) ? i : rows;
+    }
+  }
+  plan.bad_rows = mode == VO_NONFINITE_RAISE && first_bad < rows;
+  T *x = typed<T>(args[0]);
+  T *out = typed<T>(args[1]);
+  run_plan(
+      plan, [&] { return api<T>::normalize_any_mode(x, rows, dim, xs, out, os, mode); },
+      [&](const vo::kernel_table &t) {
+        const auto &ops = t.ops<T>();
+        if (rows > 0 && dim > 0) {
+          const std::size_t found = ops.first_nonfinite_row(x, rows, dim, xs);
+          if (found != first_bad) {
+            fail("%s kernels: first_nonfinite_row gave %zu, the first non-finite row is %zu",
+                 t.name, found, first_bad);
+          }
+        }
+        ops.normalize(x, rows, dim, xs, out, os, o.stream);
+      },
+      [&, xs_rows = std::vector<std::vector<T>>(),
+       norms = std::vector<long double>()](const vo::kernel_table *t) mutable {
+        for (std::size_t i = xs_rows.size(); i < rows && dim > 0; ++i) {
+          xs_rows.push_back(plan.ar.input_row<T>(args[0], i));
+          norms.push_back(vo_test::ref_norm(xs_rows.back().data(), dim));
+        }
+        const std::string who = level_label(t);
+        for (std::size_t i = 0; i < rows && dim > 0; ++i) {
+          check_normalized(plan.ar, args[1], i, xs_rows[i], norms[i], who.c_str());
+        }
+      });
+}
+
+// ---- Distance matrices and top-k -------------------------------------------------
+
+// Metric values a caller may pass: the three metrics, then values that name
+// none (refused with VO_ERR_INVALID_ARGUMENT).
+int read_metric(input_bytes &in) {
+  constexpr int k_metrics[8] = {VO_METRIC_COSINE,
+                                VO_METRIC_DOT,
+                                VO_METRIC_SQEUCLIDEAN,
+                                VO_METRIC_COSINE,
+                                VO_METRIC_DOT,
+                                VO_METRIC_SQEUCLIDEAN,
+                                3,
+                                -1};
+  const unsigned code = in.u8();
+  return code == 0xff ? 0x7fffffff : k_metrics[code & 7];
+}
+
+bool known_metric(int metric) {
+  return metric == VO_METRIC_COSINE || metric == VO_METRIC_DOT || metric == VO_METRIC_SQEUCLIDEAN;
+}
+
+// The M:N sizes: m query rows and n base rows, both small, shrunk until the
+// matrices fit the budget and m * n * dim stays cheap to check.
+void fit_search(std::size_t &m, std::size_t &n, std::size_t dim,
+                std::initializer_list<std::size_t> strides) {
+  constexpr std::size_t normal = std::size_t{1} << 24;
+  constexpr std::size_t max_work = std::size_t{1} << 20;
+  if (m >= normal || n >= normal || dim >= normal) {
+    return; // a size from the huge table: the call must fail
+  }
+  for (;;) {
+    std::size_t elems = m * n;
+    for (std::size_t st : strides) {
+      elems += st < normal ? std::max(m, n) * std::max(st, dim) : 0;
+    }
+    if ((elems <= k_budget && m * n * std::max<std::size_t>(dim, 1) <= max_work) ||
+        (m == 0 && n == 0)) {
+      return;
+    }
+    (m >= n ? m : n) /= 2;
+  }
+}
+
+// What vo_cdist_* promises for one pair (vector_ops.h, "How the M:N
+// functions compute"): the dot product within the recursive-summation bound
+// (dim / L + 6) eps sum |a_i b_i| with L >= 4 lanes; cosine that bound over
+// |a| |b| (absolute), 0 for a zero row, NaN for NaN or inf, within [-1, 1];
+// squared euclidean never negative, exactly 0 for equal rows, within the
+// bound of its three sums plus the rounding of the result.
+template <class T>
+expected expect_score(const std::vector<T> &a, const std::vector<T> &b, int metric) {
+  const long double eps = std::numeric_limits<T>::epsilon() / 2;
+  const std::size_t dim = a.size();
+  const long double sum_bound = (static_cast<long double>(dim) / 4 + 6) * eps;
+  long double abs_sum = 0, aa = 0, bb = 0;
+  for (std::size_t j = 0; j < dim; ++j) {
+    const long double x = a[j], y = b[j];
+    if (std::isfinite(x * y)) {
+      abs_sum += std::fabs(x * y);
+    }
+    aa += std::isfinite(x) ? x * x : 0;
+    bb += std::isfinite(y) ? y * y : 0;
+  }
+  const long double tiny = static_cast<long double>(dim + 2) * std::numeric_limits<T>::denorm_min();
+  expected e;
+  switch (metric) {
+  case VO_METRIC_COSINE: {
+    e = expect_cosine(a, b);
+    const long double na = vo_test::ref_norm(a.data(), dim);
+    const long double nb = vo_test::ref_norm(b.data(), dim);
+    e.bound = na > 0 && nb > 0 && std::isfinite(na * nb) ? sum_bound * abs_sum / (na * nb) + eps
+                                                         : sum_bound;
+    break;
+  }
+  case VO_METRIC_DOT:
+    e = expect_dot(a, b);
+    e.bound = sum_bound * abs_sum + tiny;
+    break;
+  default: {
+    long double d = 0;
+    for (std::size_t j = 0; j < dim; ++j) {
+      const long double diff = static_cast<long double>(a[j]) - static_cast<long double>(b[j]);
+      d += diff * diff;
+    }
+    e.want = d;
+    e.exact_zero = !any_nonfinite(a) && std::equal(a.begin(), a.end(), b.begin());
+    // |a|^2 + |b|^2 - 2 a.b: the dot bound twice, the two sums of squares
+    // (summed like the dot product), and the rounding of the result.
+    e.bound = sum_bound * (2 * abs_sum + aa + bb) + 4 * eps * (aa + bb) + tiny;
+    e.unchecked = aa + bb > static_cast<long double>(DBL_MAX) / 4;
+    break;
+  }
+  }
+  // Products beyond double's range: the header promises an IEEE result only.
+  e.unchecked = e.unchecked || abs_sum > static_cast<long double>(DBL_MAX) / 4;
+  return e;
+}
+
+// The scores of every pair, computed once per input.
+template <class T> struct score_table {
+  std::vector<expected> pairs; // m x n
+  bool ready = false;
+};
+
+template <class T>
+void expect_scores(score_table<T> &tab, const arena &ar, const arg_spec &a, const arg_spec &b,
+                   std::size_t m, std::size_t n, int metric) {
+  if (tab.ready) {
+    return;
+  }
+  std::vector<std::vector<T>> brows;
+  for (std::size_t j = 0; j < n; ++j) {
+    brows.push_back(ar.input_row<T>(b, j));
+  }
+  for (std::size_t i = 0; i < m; ++i) {
+    const auto arow = ar.input_row<T>(a, i);
+    for (std::size_t j = 0; j < n; ++j) {
+      tab.pairs.push_back(a.dim == 0 ? expected{} : expect_score(arow, brows[j], metric));
+    }
+  }
+  tab.ready = true;
+}
+
+// vo_cdist_*: out[i][j] = metric(a_i, b_j).
+template <class T> void run_cdist(input_bytes &in, const run_options &o) {
+  call_plan plan;
+  auto &args = plan.ar.args;
+  std::size_t m = read_rows(in, false);
+  std::size_t n = read_rows(in, false);
+  const std::size_t dim = read_dim(in);
+  const std::size_t as = read_stride(in, dim);
+  const std::size_t bs = read_stride(in, dim);
+  const unsigned out_code = in.u8();
+  const int metric = read_metric(in);
+  fit_search(m, n, dim, {as, bs});
+  const std::size_t os = (out_code & 3) == 3 ? read_stride(in, n) : n + (out_code >> 2) % 3;
+  args.push_back(make_arg("a", false, sizeof(T), m, dim, as));
+  args.push_back(make_arg("b", false, sizeof(T), n, dim, bs));
+  args.push_back(make_arg("out", true, sizeof(T), m, n, os));
+  read_placement(in, args[0], {});
+  read_placement(in, args[1], {0});
+  read_placement(in, args[2], {0, 1});
+  plan.bad_flag = !known_metric(metric);
+  plan.kernels_apply = true; // vo::cdist takes any shape: it is the entry point on a table
+  g_context = describe(fn_name<T>("cdist").c_str(), args, o) + " metric " + std::to_string(metric);
+  prepare<T>(plan, in);
+  T *a = typed<T>(args[0]);
+  T *b = typed<T>(args[1]);
+  T *out = typed<T>(args[2]);
+  score_table<T> want;
+  run_plan(
+      plan, [&] { return api<T>::cdist_any_metric(a, m, as, b, n, bs, dim, metric, out, os); },
+      [&](const vo::kernel_table &t) {
+        const vo_status s =
+            vo::cdist(t, a, m, as, b, n, bs, dim, static_cast<vo_metric>(metric), out, os);
+        if (s != VO_OK) {
+          fail("%s kernels: vo::cdist returned %d on valid arguments", t.name, static_cast<int>(s));
+        }
+      },
+      [&](const vo::kernel_table *t) {
+        if (m == 0 || n == 0) {
+          return; // nothing written (m or n may be huge then)
+        }
+        expect_scores(want, plan.ar, args[0], args[1], m, n, metric);
+        const std::string who = level_label(t);
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::size_t j = 0; j < n; ++j) {
+            const T got = plan.ar.output_value<T>(args[2], i, j);
+            const char *what = metric == VO_METRIC_COSINE ? "cosine" : "score";
+            compare(got, want.pairs[i * n + j], what, who.c_str(), i * n + j, dim);
+            if (metric == VO_METRIC_SQEUCLIDEAN && got < 0) {
+              fail("%s: squared distance (%zu, %zu) is negative: %.17g", who.c_str(), i, j,
+                   static_cast<double>(got));
+            }
+          }
+        }
+      });
+}
+
+// The rank order of vector_ops.h: best first (highest, or lowest for
+// SQEUCLIDEAN), NaN after every number, ties by the lower index.
+template <class T> bool ranks_before(T s1, std::size_t i1, T s2, std::size_t i2, bool lower) {
+  if (std::isnan(s1) || std::isnan(s2)) {
+    return std::isnan(s1) == std::isnan(s2) ? i1 < i2 : std::isnan(s2);
+  }
+  if (s1 != s2) {
+    return lower ? s1 < s2 : s1 > s2;
+  }
+  return i1 < i2;
+}
+
+// vo_topk_*: for each query, the min(k, n) best base rows; checked against
+// the full score matrix vo_cdist_* gives at the same level (scores must
+// match it bitwise, the order must be the header's total order).
+template <class T> void run_topk(input_bytes &in, const run_options &o) {
+  call_plan plan;
+  auto &args = plan.ar.args;
+  std::size_t m = read_rows(in, false);
+  std::size_t n = read_rows(in, false);
+  const std::size_t dim = read_dim(in);
+  const std::size_t qs = read_stride(in, dim);
+  const std::size_t bs = read_stride(in, dim);
+  const unsigned k_code = in.u8();
+  const int metric = read_metric(in);
+  fit_search(m, n, dim, {qs, bs});
+  std::size_t k = 0;
+  switch (k_code & 3) {
+  case 0:
+    k = k_code >> 2; // 0 (refused) to 63
+    break;
+  case 1:
+    k = n + (k_code >> 2) % 3; // all of them, or more
+    break;
+  case 2:
+    k = k_huge[(k_code >> 2) & 15];
+    break;
+  default:
+    k = 1 + (k_code >> 2) % 4;
+    break;
+  }
+  const std::size_t kk = std::min(k, n);
+  args.push_back(make_arg("queries", false, sizeof(T), m, dim, qs));
+  args.push_back(make_arg("base", false, sizeof(T), n, dim, bs));
+  args.push_back(make_arg("indices", true, sizeof(std::int64_t), m, kk, kk));
+  args.push_back(make_arg("scores", true, sizeof(T), m, kk, kk));
+  read_placement(in, args[0], {});
+  read_placement(in, args[1], {0});
+  read_placement(in, args[2], {0, 1});
+  read_placement(in, args[3], {0, 1, 2});
+  plan.bad_flag = !known_metric(metric) || k == 0;
+  g_context = describe(fn_name<T>("topk").c_str(), args, o) + " metric " + std::to_string(metric) +
+              " k " + std::to_string(k);
+  prepare<T>(plan, in);
+  const T *q = typed<T>(args[0]);
+  const T *base = typed<T>(args[1]);
+  auto *indices = reinterpret_cast<std::int64_t *>(args[2].ptr);
+  T *scores = typed<T>(args[3]);
+  const bool lower = metric == VO_METRIC_SQEUCLIDEAN;
+  run_plan(
+      plan,
+      [&] {
+        return api<T>::topk_any_metric(q, m, qs, base, n, bs, dim, metric, k, indices, scores);
+      },
+      [&](const vo::kernel_table &t) {
+        const vo_status s = vo::topk(t, q, m, qs, base, n, bs, dim, static_cast<vo_metric>(metric),
+                                     k, indices, scores);
+        if (s != VO_OK) {
+          fail("%s kernels: vo::topk returned %d on valid arguments", t.name, static_cast<int>(s));
+        }
+      },
+      [&](const vo::kernel_table *t) {
+        if (m == 0 || kk == 0) {
+          return; // nothing written (m may be huge then)
+        }
+        if (dim == 0) {
+          // Every score is 0 and row i is 0, 1, ..., kk - 1 (n may be huge).
+          for (std::size_t i = 0; i < m; ++i) {
+            for (std::size_t r = 0; r < kk; ++r) {
+              if (plan.ar.output_value<std::int64_t>(args[2], i, r) !=
+                      static_cast<std::int64_t>(r) ||
+                  plan.ar.output_value<T>(args[3], i, r) != T(0)) {
+                fail("%s: dim 0, query %zu, rank %zu: not index %zu with score 0",
+                     level_label(t).c_str(), i, r, r);
+              }
+            }
+          }
+          return;
+        }
+        // The full score matrix at the same level, from cdist.
+        std::vector<T> all(m * n);
+        const vo::kernel_table &table = t == nullptr ? vo::active_kernels() : *t;
+        if (vo::cdist(table, q, m, qs, base, n, bs, dim, static_cast<vo_metric>(metric), all.data(),
+                      n) != VO_OK) {
+          fail("%s: vo::cdist failed on the arguments topk accepted", level_label(t).c_str());
+        }
+        std::vector<std::size_t> order(n);
+        for (std::size_t i = 0; i < m; ++i) {
+          const T *row = all.data() + i * n;
+          for (std::size_t j = 0; j < n; ++j) {
+            order[j] = j;
+          }
+          std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(kk),
+                            order.end(), [&](std::size_t x, std::size_t y) {
+                              return ranks_before(row[x], x, row[y], y, lower);
+                            });
+          for (std::size_t r = 0; r < kk; ++r) {
+            const auto idx = plan.ar.output_value<std::int64_t>(args[2], i, r);
+            const T score = plan.ar.output_value<T>(args[3], i, r);
+            const T want = row[order[r]];
+            // Bitwise, except that -0 and 0 rank equal and a NaN's sign and
+            // payload may differ between the two code paths.
+            const bool same_bits = std::memcmp(&score, &want, sizeof(T)) == 0 ||
+                                   (score == 0 && want == 0) ||
+                                   (std::isnan(score) && std::isnan(want));
+            if (idx != static_cast<std::int64_t>(order[r]) || !same_bits) {
+              fail("%s: query %zu, rank %zu of %zu: index %lld score %.17g; expected index %zu "
+                   "score %.17g (from cdist)",
+                   level_label(t).c_str(), i, r, kk, static_cast<long long>(idx),
+                   static_cast<double>(score), order[r], static_cast<double>(want));
+            }
+          }
+        }
+      });
+}
+
+struct fuzz_case {
+  const char *name;
+  void (*run)(input_bytes &, const run_options &);
+};
+
+// The first input byte picks one (modulo the count): append, never reorder,
+// so the seed corpus keeps its meaning.
+constexpr fuzz_case k_cases[] = {
+    {"dot_f32", run_pair<float, false>},
+    {"dot_f64", run_pair<double, false>},
+    {"cosine_similarity_f32", run_pair<float, true>},
+    {"cosine_similarity_f64", run_pair<double, true>},
+    {"dot_rows_f32", run_rows<float, false>},
+    {"dot_rows_f64", run_rows<double, false>},
+    {"cosine_similarity_rows_f32", run_rows<float, true>},
+    {"cosine_similarity_rows_f64", run_rows<double, true>},
+    {"norms_f32", run_norms<float>},
+    {"norms_f64", run_norms<double>},
+    {"normalize_f32", run_normalize<float>},
+    {"normalize_f64", run_normalize<double>},
+    {"cdist_f32", run_cdist<float>},
+    {"cdist_f64", run_cdist<double>},
+    {"topk_f32", run_topk<float>},
+    {"topk_f64", run_topk<double>},
+};
+
+} // namespace
+
+// Layout of an input (every field one byte unless noted; missing bytes read
+// as zero): case, options (threads, big, stream, nonfinite mode), the case's
+// shape fields (rows, dim as two bytes, one stride per matrix), one
+// placement per pointer, the value scale, the special-value density, an
+// 8-byte seed, then one byte per leading element choosing its class.
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
+  input_bytes in(data, size);
+  const fuzz_case &c = k_cases[in.u8() % std::size(k_cases)];
+  const run_options o = read_options(in);
+  vo_set_num_threads(o.threads);
+  if (vo_get_num_threads() != o.threads) {
+    fail("vo_get_num_threads() is %zu after vo_set_num_threads(%zu)", vo_get_num_threads(),
+         o.threads);
+  }
+  c.run(in, o);
+  // Status codes a caller may pass: unknown ones get "unknown status".
+  const int code = static_cast<int>(o.threads * 37 + in.u8()) - 160;
+  const char *msg = fuzz_status_string(code);
+  if (msg == nullptr ||
+      ((code < VO_OK || code > VO_ERR_INTERNAL) && std::strcmp(msg, "unknown status") != 0)) {
+    fail("vo_status_string(%d) gave %s", code, msg == nullptr ? "NULL" : msg);
+  }
+  return 0;
+}

@@ -1,0 +1,117 @@
+"""Write the seed corpus of the fuzz harness (tests/fuzz/corpus/*.bin).
+
+Each seed is one call, laid out as fuzz_api.cpp reads its input: the case
+index, the options byte, the case's shape fields, one placement byte per
+pointer, then the value scale, the special-value density, an 8-byte seed and
+a few bytes choosing the classes of the leading elements. Run it again after
+changing that layout; libFuzzer grows its own corpus from these in
+build-fuzz/corpus.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+CASES = [
+    "dot_f32", "dot_f64", "cosine_similarity_f32", "cosine_similarity_f64",
+    "dot_rows_f32", "dot_rows_f64", "cosine_similarity_rows_f32", "cosine_similarity_rows_f64",
+    "norms_f32", "norms_f64", "normalize_f32", "normalize_f64",
+    "cdist_f32", "cdist_f64", "topk_f32", "topk_f64",
+]  # fmt: skip
+INTERESTING_DIMS = [
+    63, 64, 65, 127, 128, 129, 255, 256, 257, 383, 384, 385, 511, 512,
+    513, 767, 768, 769, 1023, 1024, 1025, 1535, 1536, 2047, 2048, 2049, 4095, 4096,
+]  # fmt: skip
+
+OWN, NULL, MISALIGNED, ALIAS = 0, 4, 5, 6  # placement codes (alias: first target, shift 0)
+STRIDE_DIM, STRIDE_GAP, STRIDE_ZERO, STRIDE_BELOW, STRIDE_HUGE = 0, 3, 4, 5, 6
+NAN_FIRST = 0x84  # element class byte: 1 + 0x84 % 13 == 3, a NaN
+
+
+def options(threads: int = 1, big: bool = False, stream: bool = False, flag: int = 0) -> int:
+    return (threads - 1) | (4 if big else 0) | (8 if stream else 0) | (flag << 4)
+
+
+def dim(d: int) -> bytes:
+    """Two bytes giving dim d (0..4096), or a huge dim for d < 0."""
+    if d < 0:
+        return struct.pack("<H", 0xC000 | 0xF0)  # k_huge[0]
+    if d in INTERESTING_DIMS:  # the harness takes code % len(INTERESTING_DIMS)
+        shift = (INTERESTING_DIMS.index(d) - 0x4000) % len(INTERESTING_DIMS)
+        return struct.pack("<H", 0x4000 + shift)
+    return struct.pack("<H", 0x8000 | d)
+
+
+def place(code: int, lead: int = 0) -> int:
+    return code | (lead << 3)
+
+
+def values(scale: int = 0, density: int = 0, seed: int = 1, classes: bytes = b"") -> bytes:
+    return bytes([scale, density]) + struct.pack("<Q", seed) + classes
+
+
+def seed(name: str, *fields: int | bytes) -> tuple[str, bytes]:
+    case = name.split("__")[0]
+    out = bytearray([CASES.index(case)])
+    for f in fields:
+        out += f if isinstance(f, bytes) else bytes([f])
+    return name, bytes(out)
+
+
+# fmt: off
+SEEDS = [
+    seed("dot_f32__768", options(), dim(768), OWN, place(OWN, 1), OWN, values()),
+    seed("dot_f64__empty_null", options(), dim(0), NULL, NULL, OWN, values()),
+    seed("cosine_similarity_f32__specials", options(), dim(33), OWN, OWN, OWN, values(0, 64, 7)),
+    seed("cosine_similarity_f64__huge_scale", options(), dim(127), OWN, OWN, OWN, values(0xD1)),
+    seed("cosine_similarity_f64__result_in_input", options(), dim(9), OWN, OWN, ALIAS, values()),
+    seed("dot_rows_f32__broadcast", options(), 8, dim(17), STRIDE_ZERO, STRIDE_GAP, OWN, OWN, OWN,
+         values(0, 0, 3)),
+    seed("dot_rows_f64__out_overlaps_a", options(2), 5, dim(12), STRIDE_DIM, STRIDE_DIM, OWN, OWN,
+         ALIAS, values()),
+    seed("cosine_similarity_rows_f64__huge_scale", options(), 5, dim(768), STRIDE_DIM, STRIDE_ZERO,
+         OWN, OWN, OWN, values(0xD1)),
+    seed("cosine_similarity_rows_f32__tiny", options(), 6, dim(100), STRIDE_DIM, STRIDE_DIM,
+         place(OWN, 3), OWN, OWN, values(0x90, 32)),
+    seed("norms_f32__big_values", options(), 4, dim(1000), STRIDE_DIM, OWN, OWN, values(0xF0, 16)),
+    seed("norms_f64__dim0_huge_stride", options(), 16, dim(0), STRIDE_HUGE, OWN, OWN, values()),
+    seed("norms_f64__stride_below_dim", options(), 3, dim(8), STRIDE_BELOW, OWN, OWN, values()),
+    seed("normalize_f32__in_place", options(3), 6, dim(64), STRIDE_GAP, STRIDE_GAP, OWN, ALIAS,
+         values(0, 8)),
+    seed("normalize_f64__raise_nan", options(flag=1), 4, dim(31), STRIDE_DIM, STRIDE_DIM, OWN, OWN,
+         values(0, 0, 5, bytes([NAN_FIRST]))),
+    seed("normalize_f32__bad_flag", options(flag=2), 2, dim(5), STRIDE_DIM, STRIDE_DIM, OWN, OWN,
+         values()),
+    seed("normalize_f32__threads_stream", options(4, big=True, stream=True), 200, dim(64),
+         STRIDE_DIM, STRIDE_DIM, OWN, OWN, values(0, 4)),
+    seed("normalize_f64__misaligned_out", options(), 3, dim(16), STRIDE_DIM, STRIDE_DIM, OWN,
+         place(MISALIGNED, 1), values()),
+    seed("cdist_f32__cosine", options(), 4, 7, dim(33), STRIDE_DIM, STRIDE_GAP, 0, 0, OWN, OWN, OWN,
+         values(0, 16)),
+    seed("cdist_f64__sqeuclidean", options(2), 3, 5, dim(12), STRIDE_DIM, STRIDE_DIM, 4, 2, OWN,
+         OWN, OWN, values()),
+    seed("cdist_f32__bad_metric", options(), 2, 2, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 6, OWN, OWN,
+         OWN, values()),
+    seed("topk_f32__dot_k3", options(), 5, 20, dim(16), STRIDE_DIM, STRIDE_DIM, 3 | (2 << 2), 1,
+         OWN, OWN, OWN, OWN, values(0, 8)),
+    seed("topk_f64__dim0_huge_k", options(), 2, 9, dim(0), STRIDE_DIM, STRIDE_DIM, 2, 0, OWN, OWN,
+         OWN, OWN, values()),
+    seed("topk_f32__k0", options(), 2, 3, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 2, OWN, OWN, OWN, OWN,
+         values()),
+]
+# fmt: on
+
+
+def main() -> None:
+    corpus = Path(__file__).resolve().parent / "corpus"
+    corpus.mkdir(exist_ok=True)
+    for old in corpus.glob("*.bin"):
+        old.unlink()
+    for name, data in SEEDS:
+        (corpus / f"{name}.bin").write_bytes(data)
+    print(f"{len(SEEDS)} seeds in {corpus}")
+
+
+if __name__ == "__main__":
+    main()
