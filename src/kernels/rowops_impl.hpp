@@ -40,109 +40,14 @@ template <class A> struct row_math {
     hi = bd::load_unaligned(p + wd);
   }
 
-  // The four kernels below share one accumulation pattern (two chunks per
-  // iteration into four accumulators, then one chunk, then a scalar tail,
-  // then a fixed reduction order), so sumsq(x) and dot(x, x) agree bitwise.
-  template <class T> static double sumsq(const T *x, std::size_t n) noexcept {
-    bd s0(0.0), s1(0.0), s2(0.0), s3(0.0);
-    bd l0, h0, l1, h1;
-    std::size_t i = 0;
-    for (; i + 2 * chunk <= n; i += 2 * chunk) {
-      load2(x + i, l0, h0);
-      load2(x + i + chunk, l1, h1);
-      s0 = simd::fma(l0, l0, s0);
-      s1 = simd::fma(h0, h0, s1);
-      s2 = simd::fma(l1, l1, s2);
-      s3 = simd::fma(h1, h1, s3);
-    }
-    if (i + chunk <= n) {
-      load2(x + i, l0, h0);
-      s0 = simd::fma(l0, l0, s0);
-      s1 = simd::fma(h0, h0, s1);
-      i += chunk;
-    }
-    double r = simd::reduce_sum((s0 + s2) + (s1 + s3));
-    for (; i < n; ++i) {
-      const double v = static_cast<double>(x[i]);
-      r += v * v;
-    }
-    return r;
-  }
-
-  template <class T> static double dot(const T *a, const T *b, std::size_t n) noexcept {
-    bd s0(0.0), s1(0.0), s2(0.0), s3(0.0);
-    bd al0, ah0, al1, ah1, bl0, bh0, bl1, bh1;
-    std::size_t i = 0;
-    for (; i + 2 * chunk <= n; i += 2 * chunk) {
-      load2(a + i, al0, ah0);
-      load2(a + i + chunk, al1, ah1);
-      load2(b + i, bl0, bh0);
-      load2(b + i + chunk, bl1, bh1);
-      s0 = simd::fma(al0, bl0, s0);
-      s1 = simd::fma(ah0, bh0, s1);
-      s2 = simd::fma(al1, bl1, s2);
-      s3 = simd::fma(ah1, bh1, s3);
-    }
-    if (i + chunk <= n) {
-      load2(a + i, al0, ah0);
-      load2(b + i, bl0, bh0);
-      s0 = simd::fma(al0, bl0, s0);
-      s1 = simd::fma(ah0, bh0, s1);
-      i += chunk;
-    }
-    double r = simd::reduce_sum((s0 + s2) + (s1 + s3));
-    for (; i < n; ++i) {
-      r += static_cast<double>(a[i]) * static_cast<double>(b[i]);
-    }
-    return r;
-  }
-
-  // a.b and b.b in one pass (a's squared norm is known: one-against-many).
-  template <class T>
-  static void dot_sumsq(const T *a, const T *b, std::size_t n, double &ab, double &bb) noexcept {
-    bd d0(0.0), d1(0.0), d2(0.0), d3(0.0);
-    bd q0(0.0), q1(0.0), q2(0.0), q3(0.0);
-    bd al0, ah0, al1, ah1, bl0, bh0, bl1, bh1;
-    std::size_t i = 0;
-    for (; i + 2 * chunk <= n; i += 2 * chunk) {
-      load2(a + i, al0, ah0);
-      load2(a + i + chunk, al1, ah1);
-      load2(b + i, bl0, bh0);
-      load2(b + i + chunk, bl1, bh1);
-      d0 = simd::fma(al0, bl0, d0);
-      d1 = simd::fma(ah0, bh0, d1);
-      d2 = simd::fma(al1, bl1, d2);
-      d3 = simd::fma(ah1, bh1, d3);
-      q0 = simd::fma(bl0, bl0, q0);
-      q1 = simd::fma(bh0, bh0, q1);
-      q2 = simd::fma(bl1, bl1, q2);
-      q3 = simd::fma(bh1, bh1, q3);
-    }
-    if (i + chunk <= n) {
-      load2(a + i, al0, ah0);
-      load2(b + i, bl0, bh0);
-      d0 = simd::fma(al0, bl0, d0);
-      d1 = simd::fma(ah0, bh0, d1);
-      q0 = simd::fma(bl0, bl0, q0);
-      q1 = simd::fma(bh0, bh0, q1);
-      i += chunk;
-    }
-    double rd = simd::reduce_sum((d0 + d2) + (d1 + d3));
-    double rq = simd::reduce_sum((q0 + q2) + (q1 + q3));
-    for (; i < n; ++i) {
-      const double av = static_cast<double>(a[i]);
-      const double bv = static_cast<double>(b[i]);
-      rd += av * bv;
-      rq += bv * bv;
-    }
-    ab = rd;
-    bb = rq;
-  }
-
-  // a.b, a.a and b.b in one pass.
-  template <class T>
-  static void dot_sumsq2(const T *a, const T *b, std::size_t n, double &ab, double &aa,
-                         double &bb) noexcept {
+  // a.b (Dot), a.a (SqA) and b.b (SqB) of rows widened to double, each only
+  // when asked. One accumulation pattern for all (two chunks per iteration
+  // into four accumulators per sum, then one chunk, then a scalar tail, then
+  // a fixed reduction order), so the variants agree bitwise: sumsq(x) equals
+  // the a.a of a pair holding x.
+  template <bool Dot, bool SqA, bool SqB, class T>
+  static void wide_sums(const T *a, const T *b, std::size_t n, double &ab, double &aa,
+                        double &bb) noexcept {
     bd d0(0.0), d1(0.0), d2(0.0), d3(0.0);
     bd p0(0.0), p1(0.0), p2(0.0), p3(0.0);
     bd q0(0.0), q1(0.0), q2(0.0), q3(0.0);
@@ -153,33 +58,45 @@ template <class A> struct row_math {
       load2(a + i + chunk, al1, ah1);
       load2(b + i, bl0, bh0);
       load2(b + i + chunk, bl1, bh1);
-      d0 = simd::fma(al0, bl0, d0);
-      d1 = simd::fma(ah0, bh0, d1);
-      d2 = simd::fma(al1, bl1, d2);
-      d3 = simd::fma(ah1, bh1, d3);
-      p0 = simd::fma(al0, al0, p0);
-      p1 = simd::fma(ah0, ah0, p1);
-      p2 = simd::fma(al1, al1, p2);
-      p3 = simd::fma(ah1, ah1, p3);
-      q0 = simd::fma(bl0, bl0, q0);
-      q1 = simd::fma(bh0, bh0, q1);
-      q2 = simd::fma(bl1, bl1, q2);
-      q3 = simd::fma(bh1, bh1, q3);
+      if constexpr (Dot) {
+        d0 = simd::fma(al0, bl0, d0);
+        d1 = simd::fma(ah0, bh0, d1);
+        d2 = simd::fma(al1, bl1, d2);
+        d3 = simd::fma(ah1, bh1, d3);
+      }
+      if constexpr (SqA) {
+        p0 = simd::fma(al0, al0, p0);
+        p1 = simd::fma(ah0, ah0, p1);
+        p2 = simd::fma(al1, al1, p2);
+        p3 = simd::fma(ah1, ah1, p3);
+      }
+      if constexpr (SqB) {
+        q0 = simd::fma(bl0, bl0, q0);
+        q1 = simd::fma(bh0, bh0, q1);
+        q2 = simd::fma(bl1, bl1, q2);
+        q3 = simd::fma(bh1, bh1, q3);
+      }
     }
     if (i + chunk <= n) {
       load2(a + i, al0, ah0);
       load2(b + i, bl0, bh0);
-      d0 = simd::fma(al0, bl0, d0);
-      d1 = simd::fma(ah0, bh0, d1);
-      p0 = simd::fma(al0, al0, p0);
-      p1 = simd::fma(ah0, ah0, p1);
-      q0 = simd::fma(bl0, bl0, q0);
-      q1 = simd::fma(bh0, bh0, q1);
+      if constexpr (Dot) {
+        d0 = simd::fma(al0, bl0, d0);
+        d1 = simd::fma(ah0, bh0, d1);
+      }
+      if constexpr (SqA) {
+        p0 = simd::fma(al0, al0, p0);
+        p1 = simd::fma(ah0, ah0, p1);
+      }
+      if constexpr (SqB) {
+        q0 = simd::fma(bl0, bl0, q0);
+        q1 = simd::fma(bh0, bh0, q1);
+      }
       i += chunk;
     }
-    double rd = simd::reduce_sum((d0 + d2) + (d1 + d3));
-    double rp = simd::reduce_sum((p0 + p2) + (p1 + p3));
-    double rq = simd::reduce_sum((q0 + q2) + (q1 + q3));
+    double rd = Dot ? simd::reduce_sum((d0 + d2) + (d1 + d3)) : 0.0;
+    double rp = SqA ? simd::reduce_sum((p0 + p2) + (p1 + p3)) : 0.0;
+    double rq = SqB ? simd::reduce_sum((q0 + q2) + (q1 + q3)) : 0.0;
     for (; i < n; ++i) {
       const double av = static_cast<double>(a[i]);
       const double bv = static_cast<double>(b[i]);
@@ -190,6 +107,18 @@ template <class A> struct row_math {
     ab = rd;
     aa = rp;
     bb = rq;
+  }
+
+  template <class T> static double sumsq(const T *x, std::size_t n) noexcept {
+    double unused, ss, unused2;
+    wide_sums<false, true, false>(x, x, n, unused, ss, unused2);
+    return ss;
+  }
+
+  template <class T> static double dot(const T *a, const T *b, std::size_t n) noexcept {
+    double ab, unused, unused2;
+    wide_sums<true, false, false>(a, b, n, ab, unused, unused2);
+    return ab;
   }
 
   // ---- Float rows: blocked accumulation -----------------------------------
@@ -475,7 +404,7 @@ template <class A> struct row_math {
   // cos(a, b) of one pair.
   static double cosine(const double *a, const double *b, std::size_t n) noexcept {
     double ab, aa, bb;
-    dot_sumsq2(a, b, n, ab, aa, bb);
+    wide_sums<true, true, true>(a, b, n, ab, aa, bb);
     return cosine_checked(a, b, n, ab, aa, bb);
   }
 
@@ -483,7 +412,7 @@ template <class A> struct row_math {
     double ab, aa, bb;
     float_sums<true, true, true>(a, b, n, ab, aa, bb);
     if (!fast_sum_ok(aa) || !fast_sum_ok(bb)) {
-      dot_sumsq2(a, b, n, ab, aa, bb);
+      wide_sums<true, true, true>(a, b, n, ab, aa, bb);
     }
     return cosine_from_sums(ab, aa, bb);
   }
@@ -500,8 +429,8 @@ template <class A> struct row_math {
 
   static double cosine_fixed(const double *f, double ff, const double *row,
                              std::size_t n) noexcept {
-    double fr, rr;
-    dot_sumsq(f, row, n, fr, rr);
+    double fr, unused, rr;
+    wide_sums<true, false, true>(f, row, n, fr, unused, rr);
     return cosine_checked(f, row, n, fr, ff, rr);
   }
 
@@ -514,7 +443,7 @@ template <class A> struct row_math {
       }
     }
     double ab, aa, bb;
-    dot_sumsq2(f, row, n, ab, aa, bb);
+    wide_sums<true, true, true>(f, row, n, ab, aa, bb);
     return cosine_from_sums(ab, aa, bb);
   }
 };
