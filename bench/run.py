@@ -1,5 +1,9 @@
 """Run the vector_ops benchmark suite: one child process per case family, then the report.
 
+The children import ``vector_ops_ffi`` from the build directory's ``python/``
+(``PYTHONPATH``) and load that build's ``src/libvector_ops.so.0``
+(``VECTOR_OPS_LIBRARY``, unless already set).
+
     python bench/run.py                 # full sizes, results in bench/results/
     python bench/run.py --quick         # reduced sizes, results in build/bench-quick/
     python bench/run.py --families normalize,cosine --repeats 9
@@ -39,7 +43,9 @@ def child_environment(build: Path) -> tuple[dict[str, str], dict[str, str]]:
     """(environment for the children, the variables removed from it with their values)."""
     env = dict(os.environ)
     removed = {name: env.pop(name) for name in UNSET_VARIABLES if name in env}
-    python_dir = str(REPO / "python")
+    # The build tree's uninstalled package (meson lays it out in <build>/python);
+    # a build directory without one falls back to the source tree's package.
+    python_dir = str(build / "python" if (build / "python").is_dir() else REPO / "python")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (python_dir, env.get("PYTHONPATH", "")) if p)
     library = build / "src" / "libvector_ops.so.0"
     if "VECTOR_OPS_LIBRARY" not in env and library.is_file():

@@ -95,7 +95,7 @@ static float read_floor(const float *x, size_t n) {
 
 /* Everything a contestant touches. Each case fills the fields it needs. */
 typedef struct job {
-  size_t rows, dim, m, n, k, bytes;
+  size_t rows, dim, m, n, k, kk, bytes;
   const float *x, *q;
   float *out, *scores;
   const double *xd;
@@ -135,37 +135,40 @@ static vo_status run_read(job *j) {
   return VO_OK;
 }
 static vo_status run_normalize(job *j) {
-  return vo_normalize_f32(j->x, j->rows, j->dim, j->dim, j->out, j->dim, VO_NONFINITE_PROPAGATE);
+  return vo_normalize_f32(j->x, j->rows, j->dim, j->dim, VO_NONFINITE_PROPAGATE, j->out, j->dim,
+                          NULL);
 }
 static vo_status run_normalize_inplace(job *j) {
-  return vo_normalize_f32(j->out, j->rows, j->dim, j->dim, j->out, j->dim, VO_NONFINITE_PROPAGATE);
+  return vo_normalize_f32(j->out, j->rows, j->dim, j->dim, VO_NONFINITE_PROPAGATE, j->out, j->dim,
+                          NULL);
 }
 static vo_status run_normalize_f64(job *j) {
-  return vo_normalize_f64(j->xd, j->rows, j->dim, j->dim, j->outd, j->dim, VO_NONFINITE_PROPAGATE);
+  return vo_normalize_f64(j->xd, j->rows, j->dim, j->dim, VO_NONFINITE_PROPAGATE, j->outd, j->dim,
+                          NULL);
 }
 static vo_status run_normalize_f64_inplace(job *j) {
-  return vo_normalize_f64(j->outd, j->rows, j->dim, j->dim, j->outd, j->dim,
-                          VO_NONFINITE_PROPAGATE);
+  return vo_normalize_f64(j->outd, j->rows, j->dim, j->dim, VO_NONFINITE_PROPAGATE, j->outd, j->dim,
+                          NULL);
 }
 static vo_status run_cosine(job *j) {
-  return vo_cosine_similarity_f32(j->q, j->x, j->dim, &j->cell);
+  return vo_cosine_similarity_f32(j->q, j->dim, j->x, &j->cell);
 }
 static vo_status run_dot(job *j) {
-  return vo_dot_f32(j->q, j->x, j->dim, &j->cell);
+  return vo_dot_f32(j->q, j->dim, j->x, &j->cell);
 }
 static vo_status run_cosine_rows(job *j) {
-  return vo_cosine_similarity_rows_f32(j->q, 0, j->x, j->dim, j->rows, j->dim, j->out);
+  return vo_cosine_similarity_rows_f32(j->q, j->rows, j->dim, 0, j->x, j->dim, j->out);
 }
 static vo_status run_dot_rows(job *j) {
-  return vo_dot_rows_f32(j->q, 0, j->x, j->dim, j->rows, j->dim, j->out);
+  return vo_dot_rows_f32(j->q, j->rows, j->dim, 0, j->x, j->dim, j->out);
 }
 static vo_status run_cdist_cosine(job *j) {
-  return vo_cdist_f32(j->q, j->m, j->dim, j->x, j->n, j->dim, j->dim, VO_METRIC_COSINE, j->out,
+  return vo_cdist_f32(j->q, j->m, j->dim, j->dim, j->x, j->n, j->dim, VO_METRIC_COSINE, j->out,
                       j->n);
 }
 static vo_status run_topk(job *j) {
-  return vo_topk_f32(j->q, j->m, j->dim, j->x, j->n, j->dim, j->dim, VO_METRIC_COSINE, j->k, j->idx,
-                     j->scores);
+  return vo_topk_f32(j->q, j->m, j->dim, j->dim, j->x, j->n, j->dim, VO_METRIC_COSINE, j->k, j->idx,
+                     j->kk, j->scores, j->kk);
 }
 
 /* One warm-up round, then `repeats` timed rounds over all contestants. */
@@ -378,9 +381,9 @@ static int run_case(const case_spec *spec, int repeats, case_result *res) {
     if (spec->kind == CDIST) {
       bufs[2] = alloc_aligned(j.m * j.n * sizeof(float));
     } else {
-      const size_t kk = j.k < j.n ? j.k : j.n;
-      bufs[2] = alloc_aligned(j.m * kk * sizeof(float));
-      bufs[3] = alloc_aligned(j.m * kk * sizeof(int64_t));
+      j.kk = j.k < j.n ? j.k : j.n;
+      bufs[2] = alloc_aligned(j.m * j.kk * sizeof(float));
+      bufs[3] = alloc_aligned(j.m * j.kk * sizeof(int64_t));
       if (!bufs[3]) {
         goto no_memory;
       }

@@ -30,17 +30,28 @@ int main(void) {
   };
   float norms[ROWS];
 
-  printf("vector_ops %s (ABI %d), SIMD level %s, %zu thread(s)\n", vo_version_string(),
-         vo_abi_version(), vo_simd_level(), vo_get_num_threads());
+  size_t first_nonfinite = 0;
+
+  printf("vector_ops %s (ABI %d), SIMD level %s of [%s], %zu thread(s)\n", vo_version_string(),
+         vo_abi_version(), vo_simd_level(), vo_simd_levels_runnable(), vo_get_num_threads());
+  /* A caller built against another ABI major must refuse the library. */
   if (vo_abi_version() != VO_ABI_VERSION) {
     fprintf(stderr, "library ABI %d, header ABI %d\n", vo_abi_version(), VO_ABI_VERSION);
+    return EXIT_FAILURE;
+  }
+  if (vo_version_number() < VO_VERSION_NUMBER) {
+    fprintf(stderr, "library %s is older than the header %s\n", vo_version_string(),
+            VO_VERSION_STRING);
     return EXIT_FAILURE;
   }
 
   if (!check(vo_norms_f32(&m[0][0], ROWS, DIM, DIM, norms), "vo_norms_f32")) {
     return EXIT_FAILURE;
   }
-  if (!check(vo_normalize_f32(&m[0][0], ROWS, DIM, DIM, &m[0][0], DIM, VO_NONFINITE_PROPAGATE),
+  /* In place (out == x, same stride); no row is NaN or inf, so
+   * first_nonfinite receives ROWS. */
+  if (!check(vo_normalize_f32(&m[0][0], ROWS, DIM, DIM, VO_NONFINITE_PROPAGATE, &m[0][0], DIM,
+                              &first_nonfinite),
              "vo_normalize_f32")) {
     return EXIT_FAILURE;
   }
@@ -56,7 +67,7 @@ int main(void) {
     printf("  ");
     for (int j = 0; j < ROWS; ++j) {
       float c = 0.0f;
-      if (!check(vo_cosine_similarity_f32(m[i], m[j], DIM, &c), "vo_cosine_similarity_f32")) {
+      if (!check(vo_cosine_similarity_f32(m[i], DIM, m[j], &c), "vo_cosine_similarity_f32")) {
         return EXIT_FAILURE;
       }
       printf("% .4f ", (double)c);
@@ -65,18 +76,19 @@ int main(void) {
   }
 
   /* Errors are values: a NULL output is reported, nothing is written. */
-  if (vo_dot_f32(m[0], m[1], DIM, NULL) != VO_ERR_NULL_POINTER) {
+  if (vo_dot_f32(m[0], DIM, m[1], NULL) != VO_ERR_NULL_POINTER) {
     fprintf(stderr, "expected VO_ERR_NULL_POINTER\n");
     return EXIT_FAILURE;
   }
 
   /* Expected values, so the example doubles as a test. */
   float c03 = 0.0f;
-  if (!check(vo_cosine_similarity_f32(m[0], m[3], DIM, &c03), "vo_cosine_similarity_f32")) {
+  if (!check(vo_cosine_similarity_f32(m[0], DIM, m[3], &c03), "vo_cosine_similarity_f32")) {
     return EXIT_FAILURE;
   }
   const float err = m[0][0] - 0.6f;
-  if (c03 != -1.0f || err > 1e-6f || err < -1e-6f || m[2][0] != 0.0f || norms[0] != 5.0f) {
+  if (c03 != -1.0f || err > 1e-6f || err < -1e-6f || m[2][0] != 0.0f || norms[0] != 5.0f ||
+      first_nonfinite != ROWS) {
     fprintf(stderr, "unexpected result\n");
     return EXIT_FAILURE;
   }

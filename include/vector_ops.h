@@ -6,11 +6,18 @@
  * between the "vo-cdef-begin" and "vo-cdef-end" markers, strips the VO_API
  * export macro, and hands the text to cffi. Keep that region free of
  * preprocessor lines and of anything cffi's cdef parser does not accept.
+ * How the library works inside is described in docs/ARCHITECTURE.md; this
+ * header states only what is guaranteed.
  *
  * Conventions
  *  - Every fallible function returns a vo_status (VO_OK == 0); results go
  *    through out-pointers. No function aborts, prints, or lets a C++ exception
  *    escape. vo_status_string() names every status.
+ *  - One argument order everywhere: the input matrix (pointer, rows, dim,
+ *    row stride), then the next operand in the same shape (pointer, its rows
+ *    when they may differ, its row stride; dim is given once), then
+ *    parameters (mode, metric, k), then the outputs (pointer, row stride).
+ *    A single vector is a pointer and its length n.
  *  - Sizes are size_t. A product of sizes that does not fit is VO_ERR_OVERFLOW.
  *  - Matrices are row-major. Row i of a matrix x starts at x + i * stride
  *    (stride counted in elements, stride >= dim); the dim elements of a row
@@ -21,27 +28,35 @@
  *    and an output is VO_ERR_INVALID_ARGUMENT.
  *  - Every argument is validated before any output is written: a call that
  *    returns an error has not modified its outputs.
- *  - Pointers need only the natural alignment of their element type.
- *  - A pointer may be NULL only when the number of elements it addresses is 0.
+ *  - Pointers need only the natural alignment of their element type, and
+ *    only when they address at least one element: a pointer to zero elements
+ *    may be anything, NULL and misaligned included.
  *  - Functions are thread-safe and reentrant. Large calls run on an internal
  *    persistent thread pool that survives fork(); results are bitwise
- *    identical for every thread count.
+ *    identical for every thread count (each output is computed by one
+ *    thread, in a fixed order), NaN results included (see "NaN results"
+ *    below).
  *
  * Numerical semantics (both element types)
- *  - Norms never overflow or underflow for finite input. Float rows sum
- *    their products in float over short blocks (at most 8 per SIMD lane) and
- *    in double beyond, and a row whose squares leave float range is redone
- *    entirely in double; double rows are rescaled by a power of two when the
- *    plain sum of squares leaves the normal range (as LAPACK's nrm2 does).
+ *  - Norms never overflow or underflow for finite input. Float rows are
+ *    accumulated so that the error stays below 1e-6 relative whatever the
+ *    dimension, and rows whose squares leave float range are redone in
+ *    double; double rows are rescaled by a power of two when the plain sum of
+ *    squares leaves the normal range (as LAPACK's nrm2 does).
  *  - A non-finite norm (a NaN or an infinity in the row) makes a normalized
  *    row all NaN, or the call fail with VO_ERR_NONFINITE when asked.
  *  - Cosine similarity is 0 when either vector has norm 0, NaN when either
  *    vector holds a NaN or an infinity, and otherwise clamped to [-1, 1].
  *    No approximate reciprocal square root is used: cos(x, x) == 1 within
  *    1e-6 (float) and 1e-13 (double).
- *  - Results agree with a double-precision reference within 1e-6 (float,
- *    absolute, for unit-scale results) and 1e-13 (double) for dims up to 4096.
- *    Different SIMD levels may differ within that tolerance.
+ *  - Results of the row functions agree with a double-precision reference
+ *    within 1e-6 (float, absolute, for unit-scale results) and 1e-13 (double)
+ *    for dims up to 4096. Different SIMD levels may differ within that
+ *    tolerance; the same level always gives the same bits.
+ *  - NaN results: a function that returns NaN for a pair or a row returns
+ *    the positive quiet NaN (all bits 0x7fc00000 for float,
+ *    0x7ff8000000000000 for double), whatever the input NaN's sign or
+ *    payload and whatever the thread count.
  */
 #ifndef VECTOR_OPS_H
 #define VECTOR_OPS_H
@@ -49,16 +64,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Library version of this header. vo_version_string() gives the version of
- * the library actually loaded. */
-#define VO_VERSION_MAJOR 0
-#define VO_VERSION_MINOR 1
-#define VO_VERSION_PATCH 0
-#define VO_VERSION_STRING "0.1.0"
-
-/* ABI major version: equals the soname suffix (libvector_ops.so.0). It
- * changes only when an existing declaration changes incompatibly. */
-#define VO_ABI_VERSION 0
+#include "vector_ops_version.h"
 
 #if defined(VO_BUILDING_LIBRARY) && (defined(__GNUC__) || defined(__clang__))
 #define VO_API __attribute__((visibility("default")))
@@ -73,44 +79,64 @@ extern "C" {
 /* vo-cdef-begin */
 
 /* Status codes. The values are pinned: they are never renumbered, and new
- * codes are only ever appended. */
+ * codes are only ever appended. Value 3 (a dimension mismatch in 0.1) is
+ * retired and will not be reused: every function takes each length once, so
+ * two lengths can never disagree; callers that hold two lengths (the Python
+ * package) report the mismatch themselves. */
 typedef enum vo_status {
-  VO_OK = 0,                     /* success */
-  VO_ERR_NULL_POINTER = 1,       /* a required pointer was NULL */
-  VO_ERR_INVALID_ARGUMENT = 2,   /* bad stride, flag, overlap, or value */
-  VO_ERR_DIMENSION_MISMATCH = 3, /* vectors must have equal length */
-  VO_ERR_OVERFLOW = 4,           /* a size product does not fit in size_t */
-  VO_ERR_NO_MEMORY = 5,          /* an allocation failed */
-  VO_ERR_NONFINITE = 6,          /* a row holds NaN or inf and the caller asked to fail */
-  VO_ERR_INTERNAL = 7            /* unexpected internal failure (a bug: please report) */
+  VO_OK = 0,                   /* success */
+  VO_ERR_NULL_POINTER = 1,     /* a required pointer was NULL */
+  VO_ERR_INVALID_ARGUMENT = 2, /* bad stride, flag, alignment, overlap, or value */
+  VO_ERR_OVERFLOW = 4,         /* a size product does not fit in size_t */
+  VO_ERR_NO_MEMORY = 5,        /* an allocation failed */
+  VO_ERR_NONFINITE = 6,        /* a row holds NaN or inf and the caller asked to fail */
+  VO_ERR_INTERNAL = 7          /* unexpected internal failure (a bug: please report) */
 } vo_status;
 
 /* How vo_normalize_* treats a row whose norm is not finite. */
 typedef enum vo_nonfinite {
   VO_NONFINITE_PROPAGATE = 0, /* the row becomes all NaN */
-  VO_NONFINITE_RAISE = 1      /* fail with VO_ERR_NONFINITE, write nothing */
+  VO_NONFINITE_RAISE = 1      /* fail with VO_ERR_NONFINITE, write no row */
 } vo_nonfinite;
 
 /* ---- Library information ------------------------------------------------ */
 
-/* Version of the loaded library, e.g. "0.1.0". Never NULL; static storage. */
+/* Version of the loaded library, e.g. "0.2.0". Never NULL; static storage. */
 VO_API const char *vo_version_string(void);
+
+/* Version of the loaded library as VO_VERSION_NUMBER computes it:
+ * MAJOR * 10000 + MINOR * 100 + PATCH. */
+VO_API unsigned vo_version_number(void);
 
 /* ABI major version of the loaded library (VO_ABI_VERSION when it was built).
  * A caller built against another ABI major must refuse the library. */
 VO_API int vo_abi_version(void);
 
 /* A static, human-readable message for a status code, e.g.
- * "vectors must have equal length". Unknown codes give "unknown status".
- * Never NULL. */
+ * "out of memory". Unknown codes give "unknown status". Never NULL. */
 VO_API const char *vo_status_string(vo_status status);
 
-/* The SIMD instruction set the kernels run with: "avx512bw", "avx2",
- * "sse2", or the portable architecture's name on non-x86 hosts. Chosen once,
- * on first use, as the best level the CPU and the operating system support,
- * capped by the environment variable VECTOR_OPS_SIMD=sse2|avx2|avx512.
- * Never NULL; static storage. */
+/* The SIMD level the kernels run with, one of vo_simd_levels_built():
+ * "avx512bw", "avx2", "sse2", or the portable architecture's name on
+ * non-x86 hosts. Chosen once, on first use, as the best level the CPU and
+ * the operating system support, capped by the environment variable
+ * VECTOR_OPS_SIMD (a level's name or "avx512", in any case; an unknown
+ * value caps nothing). Never NULL; static storage. */
 VO_API const char *vo_simd_level(void);
+
+/* The SIMD levels this library was built with, best first, separated by
+ * single spaces, e.g. "avx512bw avx2 sse2". Never NULL; static storage. */
+VO_API const char *vo_simd_levels_built(void);
+
+/* Those of vo_simd_levels_built() that this CPU and operating system can
+ * run, best first, in the same format. Never empty; static storage. */
+VO_API const char *vo_simd_levels_runnable(void);
+
+/* The level the environment variable VECTOR_OPS_SIMD asked for, as one of
+ * vo_simd_levels_built()'s names: "" when the variable is unset or empty,
+ * "unknown" when its value names no level of this build (it then caps
+ * nothing). The library never prints: callers may warn. Never NULL. */
+VO_API const char *vo_simd_cap(void);
 
 /* Set the number of threads large calls may use (the calling thread
  * included). n == 0 restores the default: VECTOR_OPS_NUM_THREADS if set,
@@ -132,16 +158,15 @@ VO_API size_t vo_get_num_threads(void);
  * Errors: VO_ERR_NULL_POINTER (result NULL, or a/b NULL with n > 0),
  * VO_ERR_INVALID_ARGUMENT (a misaligned pointer, or result inside a or b),
  * VO_ERR_OVERFLOW. */
-VO_API vo_status vo_dot_f32(const float *a, const float *b, size_t n, float *result);
-VO_API vo_status vo_dot_f64(const double *a, const double *b, size_t n, double *result);
+VO_API vo_status vo_dot_f32(const float *a, size_t n, const float *b, float *result);
+VO_API vo_status vo_dot_f64(const double *a, size_t n, const double *b, double *result);
 
 /* Cosine similarity of a and b, n elements each, into *result: a.b/(|a||b|),
  * clamped to [-1, 1]; 0 when either norm is 0 (n == 0 included); NaN when
  * either vector holds a NaN or an infinity.
- * Errors: as vo_dot_*. (Vectors of unequal length cannot be passed:
- * callers that hold two lengths report VO_ERR_DIMENSION_MISMATCH.) */
-VO_API vo_status vo_cosine_similarity_f32(const float *a, const float *b, size_t n, float *result);
-VO_API vo_status vo_cosine_similarity_f64(const double *a, const double *b, size_t n,
+ * Errors: as vo_dot_*. */
+VO_API vo_status vo_cosine_similarity_f32(const float *a, size_t n, const float *b, float *result);
+VO_API vo_status vo_cosine_similarity_f64(const double *a, size_t n, const double *b,
                                           double *result);
 
 /* ---- Row-wise over matrices --------------------------------------------- */
@@ -150,29 +175,29 @@ VO_API vo_status vo_cosine_similarity_f64(const double *a, const double *b, size
  * a_stride / b_stride: elements between row starts, >= dim, or 0 to use the
  * same vector for every row (one against many).
  * rows == 0 writes nothing; dim == 0 writes zeros.
- * Errors: VO_ERR_NULL_POINTER, VO_ERR_INVALID_ARGUMENT (0 < stride < dim, or
- * out overlapping a or b), VO_ERR_OVERFLOW. */
-VO_API vo_status vo_dot_rows_f32(const float *a, size_t a_stride, const float *b, size_t b_stride,
-                                 size_t rows, size_t dim, float *out);
-VO_API vo_status vo_dot_rows_f64(const double *a, size_t a_stride, const double *b, size_t b_stride,
-                                 size_t rows, size_t dim, double *out);
+ * Errors: VO_ERR_NULL_POINTER, VO_ERR_INVALID_ARGUMENT (0 < stride < dim, a
+ * misaligned pointer, or out overlapping a or b), VO_ERR_OVERFLOW. */
+VO_API vo_status vo_dot_rows_f32(const float *a, size_t rows, size_t dim, size_t a_stride,
+                                 const float *b, size_t b_stride, float *out);
+VO_API vo_status vo_dot_rows_f64(const double *a, size_t rows, size_t dim, size_t a_stride,
+                                 const double *b, size_t b_stride, double *out);
 
 /* out[i] = cosine similarity of row i of a and row i of b, with the
  * semantics of vo_cosine_similarity_*. Strides as for vo_dot_rows_*
  * (0 broadcasts one vector). dim == 0 writes zeros.
  * Errors: as vo_dot_rows_*. */
-VO_API vo_status vo_cosine_similarity_rows_f32(const float *a, size_t a_stride, const float *b,
-                                               size_t b_stride, size_t rows, size_t dim,
+VO_API vo_status vo_cosine_similarity_rows_f32(const float *a, size_t rows, size_t dim,
+                                               size_t a_stride, const float *b, size_t b_stride,
                                                float *out);
-VO_API vo_status vo_cosine_similarity_rows_f64(const double *a, size_t a_stride, const double *b,
-                                               size_t b_stride, size_t rows, size_t dim,
+VO_API vo_status vo_cosine_similarity_rows_f64(const double *a, size_t rows, size_t dim,
+                                               size_t a_stride, const double *b, size_t b_stride,
                                                double *out);
 
 /* out[i] = L2 norm of row i of x (rows x dim, row stride x_stride >= dim).
  * Never overflows or underflows for finite input; a row with a NaN gives
  * NaN, a row with an infinity (and no NaN) gives inf. dim == 0 gives zeros.
- * Errors: VO_ERR_NULL_POINTER, VO_ERR_INVALID_ARGUMENT (x_stride < dim, or
- * out overlapping x), VO_ERR_OVERFLOW. */
+ * Errors: VO_ERR_NULL_POINTER, VO_ERR_INVALID_ARGUMENT (x_stride < dim, a
+ * misaligned pointer, or out overlapping x), VO_ERR_OVERFLOW. */
 VO_API vo_status vo_norms_f32(const float *x, size_t rows, size_t dim, size_t x_stride, float *out);
 VO_API vo_status vo_norms_f64(const double *x, size_t rows, size_t dim, size_t x_stride,
                               double *out);
@@ -184,15 +209,21 @@ VO_API vo_status vo_norms_f64(const double *x, size_t rows, size_t dim, size_t x
  * A zero row stays zero. A row with a non-finite norm becomes all NaN with
  * nonfinite == VO_NONFINITE_PROPAGATE; with VO_NONFINITE_RAISE the call
  * checks every row first and, if one is non-finite, fails with
- * VO_ERR_NONFINITE without writing anything (one extra read pass).
- * Large outputs (beyond the last-level cache) are written with non-temporal
- * stores. rows == 0 or dim == 0 writes nothing.
+ * VO_ERR_NONFINITE without writing any row (one extra read pass).
+ * first_nonfinite (may be NULL): receives the index of the first row whose
+ * norm is not finite, or rows when there is none. It is written on success
+ * and on VO_ERR_NONFINITE (where it names the offending row), never on
+ * another error. A finite row whose norm exceeds the type's range is finite
+ * (it normalizes correctly) and is not reported.
+ * rows == 0 or dim == 0 writes no row (*first_nonfinite = rows).
  * Errors: VO_ERR_NULL_POINTER, VO_ERR_INVALID_ARGUMENT, VO_ERR_OVERFLOW,
  * VO_ERR_NONFINITE. */
 VO_API vo_status vo_normalize_f32(const float *x, size_t rows, size_t dim, size_t x_stride,
-                                  float *out, size_t out_stride, vo_nonfinite nonfinite);
+                                  vo_nonfinite nonfinite, float *out, size_t out_stride,
+                                  size_t *first_nonfinite);
 VO_API vo_status vo_normalize_f64(const double *x, size_t rows, size_t dim, size_t x_stride,
-                                  double *out, size_t out_stride, vo_nonfinite nonfinite);
+                                  vo_nonfinite nonfinite, double *out, size_t out_stride,
+                                  size_t *first_nonfinite);
 
 /* ---- Distance matrices and exact top-k search ---------------------------- */
 
@@ -210,45 +241,32 @@ typedef enum vo_metric {
   VO_METRIC_SQEUCLIDEAN = 2
 } vo_metric;
 
-/* How the M:N functions (vo_cdist_*, vo_topk_*) compute
- *  - Calls with fewer than 256 query rows (m < 256): register tiles of query
- *    rows x base rows (6 x 4 with AVX-512, 4 x 3 otherwise) accumulate dot
- *    products along the contiguous dimension, with one batched horizontal
- *    sum per tile. Calls with m >= 256: each base block is first copied into
- *    element-major panels, then tiles of 12 (AVX-512; else 6) queries x 2
- *    vectors of base rows accumulate with broadcast multiply-adds, as in a
- *    GEMM, with no horizontal sums; the copy is repaid by the many queries.
- *    The base is walked in blocks of about 256 KiB. Norms are computed in
- *    double once per row (a base row's once per block visit), never per
- *    pair.
+/* What the M:N functions (vo_cdist_*, vo_topk_*) guarantee
  *  - Float input is accumulated in FLOAT, unlike the row functions above,
- *    for speed. A dot product's error is within the summation bound
- *    (s + 6) * 2^-24 * sum_i |a_i b_i|, s = dim / L (L = 4, 8 or 16 lanes by
- *    SIMD level) when m < 256 and s = dim when m >= 256; in practice it is
- *    near sqrt(dim) * 2^-24 * |a| |b| (about 1e-7 for unit vectors of 768
- *    dims). The tests hold every level and both kernels to 2e-5 * |a| |b|
- *    for dot, 2e-5 for cosine and 2e-5 * (|a|^2 + |b|^2) for squared
- *    euclidean, dims up to 4096. Double input accumulates in double (2^-53
- *    in the bound; tested to 1e-13).
- *  - Pairs the fast path cannot be trusted with are recomputed exactly, one
- *    pair at a time, in double (float input widened): a float dot product
- *    that overflowed (inf or NaN from finite rows), and any pair with a row
- *    whose norm lies outside [2^-50, 2^60] (float) or [2^-450, 2^500]
- *    (double), where products could underflow or overflow. Cosine with a
- *    row holding a NaN or an infinity is NaN without recomputation; squared
- *    euclidean with a NaN row is NaN, with an infinity the exact IEEE result.
- *    Double dot products beyond DBL_MAX give inf or NaN, as vo_dot_f64.
- *  - Squared euclidean is |a|^2 + |b|^2 - 2 a.b while that value is at
- *    least (|a|^2 + |b|^2) / 64. Below, the subtraction would cancel more
- *    than 6 bits (the failure of scikit-learn issue #9354: d(x, x) > 0, near
- *    neighbours misordered), so the pair is recomputed in difference form,
- *    sum_i (a_i - b_i)^2 accumulated in double. Hence d(x, x) == 0 exactly,
- *    results are never negative, and the relative error of every result is
- *    at most 64 times the dot product bound above.
- *  - A score depends only on its two rows, the SIMD level and which side of
- *    m = 256 the call is on: for the same pair it is bitwise the same in
- *    vo_cdist_* and vo_topk_* calls with the same m, whatever the thread
- *    count and the position in the matrix.
+ *    for speed (as BLAS does). A dot product's error is within
+ *    (dim + 6) * 2^-24 * sum_i |a_i b_i|; in practice it is near
+ *    sqrt(dim) * 2^-24 * |a| |b| (about 1e-7 for unit vectors of 768 dims).
+ *    The tests hold every level to 2e-5 * |a| |b| for dot, 2e-5 for cosine
+ *    and 2e-5 * (|a|^2 + |b|^2) for squared euclidean, dims up to 4096.
+ *    Double input accumulates in double (2^-53 in the bound; tested to
+ *    1e-13).
+ *  - Pairs a fast float sum cannot be trusted with (an overflowed product,
+ *    a row whose norm is far outside the unit range) are recomputed exactly
+ *    in double, so no finite input overflows or underflows. Cosine with a
+ *    row holding a NaN or an infinity is NaN; squared euclidean with a NaN
+ *    row is NaN, with an infinity the exact IEEE result. Double dot products
+ *    beyond DBL_MAX give inf or NaN, as vo_dot_f64.
+ *  - Squared euclidean never cancels catastrophically: where
+ *    |a|^2 + |b|^2 - 2 a.b would lose more than 6 bits, the pair is
+ *    recomputed as sum_i (a_i - b_i)^2 in double. Hence d(x, x) == 0
+ *    exactly and results are never negative.
+ *  - A score depends only on its two rows, the SIMD level, and whether the
+ *    call has fewer than 256 query rows or at least 256 (the two use
+ *    differently ordered sums; the scores of one pair may differ in the last
+ *    bits between them, up to about 5e-7 for unit vectors of 384-768 dims;
+ *    top-k indices are the same but for exact near-ties). For the same pair
+ *    and the same side of 256 it is bitwise the same in vo_cdist_* and
+ *    vo_topk_*, whatever the thread count and the position in the matrix.
  *  - dim == 0: every row is the empty vector; every score is 0. */
 
 /* out[i * out_stride + j] = metric(row i of a, row j of b), for i < m, j < n.
@@ -261,19 +279,18 @@ typedef enum vo_metric {
  * stride below its row length, a misaligned pointer, out overlapping a or
  * b); VO_ERR_OVERFLOW (a matrix does not fit in the address space);
  * VO_ERR_NO_MEMORY. On error out is unchanged. */
-VO_API vo_status vo_cdist_f32(const float *a, size_t m, size_t a_stride, const float *b, size_t n,
-                              size_t b_stride, size_t dim, vo_metric metric, float *out,
+VO_API vo_status vo_cdist_f32(const float *a, size_t m, size_t dim, size_t a_stride, const float *b,
+                              size_t n, size_t b_stride, vo_metric metric, float *out,
                               size_t out_stride);
-VO_API vo_status vo_cdist_f64(const double *a, size_t m, size_t a_stride, const double *b, size_t n,
-                              size_t b_stride, size_t dim, vo_metric metric, double *out,
-                              size_t out_stride);
+VO_API vo_status vo_cdist_f64(const double *a, size_t m, size_t dim, size_t a_stride,
+                              const double *b, size_t n, size_t b_stride, vo_metric metric,
+                              double *out, size_t out_stride);
 
 /* Exact k-nearest search: for each query row i < m, the kk = min(k, n) best
- * rows of base, best first, written to row i of indices and scores
- * (indices[i * kk + r] is a row number of base, scores[i * kk + r] its
- * score; both outputs are m x kk, rows contiguous).
+ * rows of base, best first: indices[i * indices_stride + r] is a row number
+ * of base and scores[i * scores_stride + r] its score, r < kk.
  * queries: m x dim, row stride q_stride >= dim; base: n x dim, row stride
- * base_stride >= dim.
+ * base_stride >= dim; indices_stride and scores_stride >= kk.
  * Order: highest score first for COSINE and DOT, lowest first for
  * SQEUCLIDEAN; equal scores by lower base index; NaN scores rank after every
  * number (so they appear only when fewer than kk rows score a number),
@@ -281,26 +298,23 @@ VO_API vo_status vo_cdist_f64(const double *a, size_t m, size_t a_stride, const 
  * unique and identical for every thread count. -0.0 and 0.0 are equal.
  * Scores are the values vo_cdist_* gives for the same pair with the same m
  * (bitwise).
- * Never builds the m x n score matrix: each query keeps a bounded selection
- * of its kk best so far, fed tile by tile (a tile's scores are compared
- * with the queries' current kk-th best as vectors; only better ones reach
- * the selection). Work is split over queries, or over base rows when there
- * are fewer than 32 queries per thread (128 when m >= 256); each part then
- * selects on its own and the parts are merged. Extra memory: O(m), plus
- * the parts' selections when the base is split (at most 64 MiB, else the
- * queries are split), plus under 512 KiB per thread.
+ * Never builds the m x n score matrix: extra memory is O(m * kk) per thread
+ * at most (bounded by a fixed cap, beyond which the work is split by
+ * queries), plus under 1 MiB per thread.
  * k > n gives n columns (kk = n). n == 0 (empty base) or m == 0 writes
  * nothing. dim == 0: every score is 0 and row i is 0, 1, ..., kk - 1.
  * Errors: VO_ERR_NULL_POINTER; VO_ERR_INVALID_ARGUMENT (k == 0: asking for
  * nothing is taken as a caller bug; unknown metric; a stride below its row
  * length; a misaligned pointer; an output overlapping an input or the other
  * output); VO_ERR_OVERFLOW; VO_ERR_NO_MEMORY. On error nothing is written. */
-VO_API vo_status vo_topk_f32(const float *queries, size_t m, size_t q_stride, const float *base,
-                             size_t n, size_t base_stride, size_t dim, vo_metric metric, size_t k,
-                             int64_t *indices, float *scores);
-VO_API vo_status vo_topk_f64(const double *queries, size_t m, size_t q_stride, const double *base,
-                             size_t n, size_t base_stride, size_t dim, vo_metric metric, size_t k,
-                             int64_t *indices, double *scores);
+VO_API vo_status vo_topk_f32(const float *queries, size_t m, size_t dim, size_t q_stride,
+                             const float *base, size_t n, size_t base_stride, vo_metric metric,
+                             size_t k, int64_t *indices, size_t indices_stride, float *scores,
+                             size_t scores_stride);
+VO_API vo_status vo_topk_f64(const double *queries, size_t m, size_t dim, size_t q_stride,
+                             const double *base, size_t n, size_t base_stride, vo_metric metric,
+                             size_t k, int64_t *indices, size_t indices_stride, double *scores,
+                             size_t scores_stride);
 
 /* vo-cdef-end */
 

@@ -1,75 +1,62 @@
-// Run-time choice of the SIMD level: one table of kernel entry points per
-// level this build has, and the active table, resolved once.
+// Run-time choice of the SIMD level: the levels this build has (the list is
+// generated from src/meson.build into simd_levels.h), each with its kernel
+// table (src/registry.hpp), and the active level, resolved once.
 #pragma once
 
 #include <cstddef>
 #include <vector>
 
-#include "kernels/search.hpp"
+#include "registry.hpp"
 
 namespace vo {
 
-enum class simd_level { sse2, avx2, avx512, generic };
-
-template <class T> struct rowops_table {
-  void (*dot_rows)(const T *, std::size_t, const T *, std::size_t, std::size_t, std::size_t,
-                   T *) noexcept;
-  void (*cosine_rows)(const T *, std::size_t, const T *, std::size_t, std::size_t, std::size_t,
-                      T *) noexcept;
-  void (*norms)(const T *, std::size_t, std::size_t, std::size_t, T *) noexcept;
-  void (*normalize)(const T *, std::size_t, std::size_t, std::size_t, T *, std::size_t,
-                    bool) noexcept;
-  std::size_t (*first_nonfinite_row)(const T *, std::size_t, std::size_t, std::size_t) noexcept;
+// One SIMD level of this build.
+struct simd_level {
+  const char *name; // as vo_simd_level() reports it, e.g. "avx512bw"
+  const char *cap;  // the short VECTOR_OPS_SIMD spelling, e.g. "avx512"
+  const kernel_table *table;
+  bool (*cpu_runs)() noexcept; // this CPU and OS can run it
 };
 
-// M:N kernels (distance matrices, top-k), see kernels/search.hpp.
-template <class T> struct search_table {
-  std::size_t (*scratch_bytes)(std::size_t) noexcept;
-  void (*row_factors)(const T *, std::size_t, std::size_t, std::size_t, vo_metric, T *) noexcept;
-  void (*cdist)(const block_job<T> &) noexcept;
-  void (*topk)(const block_job<T> &, const topk_sink<T> &) noexcept;
+// The levels this build has, best first.
+const std::vector<simd_level> &built_levels() noexcept;
+
+// Those the CPU and OS can run, best first (never empty).
+std::vector<const simd_level *> runnable_levels();
+
+// The level a VECTOR_OPS_SIMD value names (its name or cap, in any case);
+// nullptr for NULL, empty or unknown values.
+const simd_level *find_level(const char *value) noexcept;
+
+// The best runnable level not above `cap` (the best runnable level when cap
+// is nullptr).
+const simd_level &select_level(const simd_level *cap) noexcept;
+
+// The level calls on this thread use: a scoped_level's if one is alive on
+// this thread, else the process-wide choice (VECTOR_OPS_SIMD, resolved on
+// first use and never changed afterwards).
+const simd_level &active_level() noexcept;
+inline const kernel_table &active_kernels() noexcept {
+  return *active_level().table;
+}
+
+// The VECTOR_OPS_SIMD value as vo_simd_cap() reports it.
+const char *requested_cap() noexcept;
+
+// Space-separated names of the built (or runnable) levels, best first.
+const char *level_names(bool runnable_only) noexcept;
+
+// Test hook: while alive, calls made on this thread run at `level` (which
+// must be runnable). Scopes nest.
+class scoped_level {
+public:
+  explicit scoped_level(const simd_level &level) noexcept;
+  ~scoped_level();
+  scoped_level(const scoped_level &) = delete;
+  scoped_level &operator=(const scoped_level &) = delete;
+
+private:
+  const simd_level *previous_;
 };
-
-struct kernel_table {
-  simd_level level;
-  const char *name; // reported by vo_simd_level()
-  rowops_table<float> f32;
-  rowops_table<double> f64;
-  search_table<float> search_f32;
-  search_table<double> search_f64;
-
-  template <class T> const rowops_table<T> &ops() const noexcept;
-  template <class T> const search_table<T> &search_ops() const noexcept;
-};
-
-template <> inline const rowops_table<float> &kernel_table::ops<float>() const noexcept {
-  return f32;
-}
-template <> inline const rowops_table<double> &kernel_table::ops<double>() const noexcept {
-  return f64;
-}
-template <> inline const search_table<float> &kernel_table::search_ops<float>() const noexcept {
-  return search_f32;
-}
-template <> inline const search_table<double> &kernel_table::search_ops<double>() const noexcept {
-  return search_f64;
-}
-
-// The levels this build has and this CPU and OS can run, best first.
-std::vector<simd_level> runnable_levels();
-
-// The table of a level, or nullptr when the build lacks it.
-const kernel_table *table_for(simd_level level) noexcept;
-
-// The level cap named by a VECTOR_OPS_SIMD value ("sse2", "avx2", "avx512");
-// false for NULL, empty or unknown values (no cap).
-bool parse_simd_cap(const char *value, simd_level &cap) noexcept;
-
-// The best runnable level not above `cap` (for the portable build: generic).
-const kernel_table &select_kernels(const simd_level *cap) noexcept;
-
-// The active table: select_kernels() with the VECTOR_OPS_SIMD cap, resolved
-// on first use and never changed afterwards.
-const kernel_table &active_kernels() noexcept;
 
 } // namespace vo

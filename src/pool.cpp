@@ -1,11 +1,20 @@
 #include "pool.hpp"
 
+#include "tuning.hpp"
+
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -16,20 +25,101 @@
 namespace vo::pool {
 namespace {
 
-struct job {
-  std::size_t n;
-  std::size_t parts;
-  part_fn fn;
-  void *ctx;
+// How long a worker keeps polling for the next job after its last chunk
+// before it sleeps on the futex. Measured with bench/pool_bench.cpp on the
+// 2-core machine while it was shared (load average 5-6): a spin of S costs S
+// of CPU per worker after every call followed by a gap (512x384 normalize
+// calls 1 ms apart: worker CPU 0.072 / 0.096 / 0.121 / 0.265 ms per call for
+// S = 0 / 20 / 50 / 200 us), a sure cost, while the gain was not
+// reproducible: 4000x384 back to back, medians for S = 0 / 20 / 50 us were
+// 0.97 / 0.94 / 1.17, 1.22 / 1.23 / 1.12 and 0.60 / 0.28 / 0.29 ms in three
+// runs, and 512x384 calls gained nothing. The caller no longer waits for a
+// worker that wakes late, which is what a spin would have bought. So the
+// default is no spin; set_worker_spin_ns() is there to measure again.
+std::atomic<std::uint64_t> g_worker_spin_ns{0};
 
-  void run_part(std::size_t p) const noexcept {
-    const std::size_t begin = n / parts * p + std::min(p, n % parts);
-    const std::size_t end = begin + n / parts + (p < n % parts ? 1 : 0);
-    if (begin < end) {
-      fn(ctx, p, begin, end);
-    }
+// ---- futex and spin helpers -----------------------------------------------
+
+using word32 = std::atomic<std::uint32_t>;
+static_assert(sizeof(word32) == sizeof(std::uint32_t) && word32::is_always_lock_free,
+              "futex words must be plain 32-bit integers");
+
+void futex_wait(word32 &w, std::uint32_t expected) noexcept {
+  // Returns at once if w no longer holds expected; spurious returns are fine.
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t *>(&w), FUTEX_WAIT_PRIVATE, expected, nullptr,
+          nullptr, 0);
+}
+
+void futex_wake(word32 &w, int count) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t *>(&w), FUTEX_WAKE_PRIVATE, count, nullptr,
+          nullptr, 0);
+}
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+std::uint64_t now_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Polls until ready() or spin_ns have passed; true when ready.
+template <class Ready> bool spin_until(Ready ready, std::uint64_t spin_ns) noexcept {
+  if (spin_ns == 0) {
+    return ready();
   }
-};
+  const std::uint64_t deadline = now_ns() + spin_ns;
+  for (unsigned i = 1;; ++i) {
+    if (ready()) {
+      return true;
+    }
+    if (i % 64 == 0 && now_ns() >= deadline) {
+      return false;
+    }
+    cpu_relax();
+  }
+}
+
+// ---- the claim word -----------------------------------------------------------
+// next chunk (28 bits) | chunk count (28 bits) | threads - 1 (8 bits). One word,
+// so a claim checks the cursor, the count and the thread limit of the job it
+// claims from, atomically.
+constexpr unsigned count_shift = 28;
+constexpr unsigned threads_shift = 56;
+constexpr std::uint64_t field_mask = (std::uint64_t{1} << count_shift) - 1;
+constexpr std::size_t max_chunks = field_mask;
+static_assert(max_threads - 1 <= 0xff, "threads - 1 must fit in 8 bits");
+
+constexpr std::uint64_t pack(std::size_t next, std::size_t count, std::size_t threads) noexcept {
+  return std::uint64_t{next} | std::uint64_t{count} << count_shift |
+         std::uint64_t{threads - 1} << threads_shift;
+}
+constexpr std::size_t next_of(std::uint64_t w) noexcept {
+  return static_cast<std::size_t>(w & field_mask);
+}
+constexpr std::size_t count_of(std::uint64_t w) noexcept {
+  return static_cast<std::size_t>(w >> count_shift & field_mask);
+}
+constexpr std::size_t threads_of(std::uint64_t w) noexcept {
+  return static_cast<std::size_t>(w >> threads_shift) + 1;
+}
+
+// True on a thread running chunks (a worker, or a caller inside run): a
+// call from inside a body runs serially instead of locking g_mu again.
+thread_local bool t_in_job = false;
+
+void run_serial(std::size_t n, std::size_t grain, chunk_fn fn, void *ctx) noexcept {
+  for (std::size_t begin = 0; begin < n; begin += std::min(grain, n - begin)) {
+    fn(ctx, 0, begin, begin + std::min(grain, n - begin));
+  }
+}
 
 class worker_pool {
 public:
@@ -37,7 +127,7 @@ public:
     threads_.reserve(workers);
     try {
       for (std::size_t i = 0; i < workers; ++i) {
-        threads_.emplace_back([this, i] { loop(i); });
+        threads_.emplace_back([this, i] { loop(i + 1); });
       }
     } catch (...) {
       shutdown();
@@ -52,50 +142,90 @@ public:
 
   std::size_t workers() const noexcept { return threads_.size(); }
 
-  // Part 0 runs on the calling thread, part k on worker k - 1.
-  void run(const job &j) noexcept {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      job_ = &j;
-      remaining_ = j.parts - 1;
-      ++generation_;
+  // One job at a time (the caller holds g_mu); threads <= workers() + 1.
+  void run(std::size_t n, std::size_t grain, std::size_t chunks, std::size_t threads, chunk_fn fn,
+           void *ctx) noexcept {
+    // Every chunk of the previous job is done (its caller saw done_ reach
+    // its count), so nobody reads these until the claim word below is out.
+    fn_ = fn;
+    ctx_ = ctx;
+    n_ = n;
+    grain_ = grain;
+    done_.store(0, std::memory_order_relaxed);
+    claim_.store(pack(0, chunks, threads), std::memory_order_release);
+    gen_.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) != 0) {
+      futex_wake(gen_, INT_MAX);
     }
-    start_.notify_all();
-    j.run_part(0);
-    std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [this] { return remaining_ == 0; });
-    job_ = nullptr;
+    while (run_one(0)) {
+    }
+    // Every chunk is claimed; wait for the ones workers still run.
+    const auto all_done = [&] { return done_.load(std::memory_order_acquire) == chunks; };
+    if (!spin_until(all_done, tuning::caller_spin_ns)) {
+      caller_waiting_.store(1, std::memory_order_seq_cst);
+      for (;;) {
+        const std::uint32_t d = done_.load(std::memory_order_seq_cst);
+        if (d == chunks) {
+          break;
+        }
+        futex_wait(done_, d);
+      }
+      caller_waiting_.store(0, std::memory_order_relaxed);
+    }
   }
 
 private:
-  void loop(std::size_t index) noexcept {
-    std::uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mu_);
+  // Claims and runs one chunk of the current job as `slot`; false when the
+  // job has no chunk left for this slot.
+  bool run_one(std::size_t slot) noexcept {
+    std::uint64_t w = claim_.load(std::memory_order_acquire);
+    do {
+      if (next_of(w) >= count_of(w) || slot >= threads_of(w)) {
+        return false;
+      }
+    } while (!claim_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel,
+                                           std::memory_order_acquire));
+    // The claim synchronized with the publication of this job, whose chunk
+    // cannot be reused before it is counted done below.
+    const std::size_t begin = next_of(w) * grain_;
+    fn_(ctx_, slot, begin, begin + std::min(grain_, n_ - begin));
+    const std::size_t count = count_of(w);
+    if (done_.fetch_add(1, std::memory_order_seq_cst) + 1 == count &&
+        caller_waiting_.load(std::memory_order_seq_cst) != 0) {
+      futex_wake(done_, 1);
+    }
+    return true;
+  }
+
+  void loop(std::size_t slot) noexcept {
+    t_in_job = true;
+    std::uint32_t seen = 0; // gen_ when the pool was built
     for (;;) {
-      start_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) {
+      const auto fresh = [&] {
+        return gen_.load(std::memory_order_acquire) != seen ||
+               stop_.load(std::memory_order_relaxed);
+      };
+      if (!spin_until(fresh, g_worker_spin_ns.load(std::memory_order_relaxed))) {
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        while (gen_.load(std::memory_order_seq_cst) == seen &&
+               !stop_.load(std::memory_order_seq_cst)) {
+          futex_wait(gen_, seen);
+        }
+        sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      if (stop_.load(std::memory_order_acquire)) {
         return;
       }
-      seen = generation_;
-      const job *j = job_;
-      if (j == nullptr || index + 1 >= j->parts) {
-        continue;
-      }
-      lock.unlock();
-      j->run_part(index + 1);
-      lock.lock();
-      if (--remaining_ == 0) {
-        done_.notify_one();
+      seen = gen_.load(std::memory_order_acquire);
+      while (run_one(slot)) {
       }
     }
   }
 
   void shutdown() noexcept {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    start_.notify_all();
+    stop_.store(true, std::memory_order_seq_cst);
+    gen_.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(gen_, INT_MAX);
     for (auto &t : threads_) {
       if (t.joinable()) {
         t.join();
@@ -104,14 +234,21 @@ private:
     threads_.clear();
   }
 
-  std::mutex mu_;
-  std::condition_variable start_;
-  std::condition_variable done_;
+  // Hot words on their own cache lines: the claim word is written once per
+  // chunk by every thread, done_ once per chunk, gen_ once per job.
+  alignas(64) std::atomic<std::uint64_t> claim_{0};
+  alignas(64) word32 done_{0};
+  word32 caller_waiting_{0};
+  alignas(64) word32 gen_{0};
+  word32 sleepers_{0};
+  std::atomic<bool> stop_{false};
+  // The job: written by the caller before it publishes claim_, read by a
+  // thread only after it claimed one of the job's chunks.
+  alignas(64) chunk_fn fn_ = nullptr;
+  void *ctx_ = nullptr;
+  std::size_t n_ = 0;
+  std::size_t grain_ = 1;
   std::vector<std::thread> threads_;
-  const job *job_ = nullptr;
-  std::size_t remaining_ = 0;
-  std::uint64_t generation_ = 0;
-  bool stop_ = false;
 };
 
 // g_mu serializes use of the pool and guards g_pool. It is held across
@@ -178,38 +315,56 @@ void set_num_threads(std::size_t n) noexcept {
   g_requested.store(std::min(n, max_threads), std::memory_order_relaxed);
 }
 
-std::size_t parts_for(std::size_t n, std::size_t work, std::size_t threads) noexcept {
-  const std::size_t by_work = work / min_work_per_thread;
-  return std::max<std::size_t>(1, std::min({threads, n, by_work}));
+std::size_t threads_for(std::size_t work) noexcept {
+  return std::max<std::size_t>(1, std::min(num_threads(), work / tuning::min_work_per_thread));
 }
 
-void run(std::size_t n, std::size_t parts, part_fn fn, void *ctx) noexcept {
+std::uint64_t set_worker_spin_ns(std::uint64_t ns) noexcept {
+  return g_worker_spin_ns.exchange(ns, std::memory_order_relaxed);
+}
+
+void run_chunks(std::size_t n, std::size_t grain, std::size_t threads, chunk_fn fn,
+                void *ctx) noexcept {
   (void)g_atfork_registered;
-  const job j{n, std::max<std::size_t>(parts, 1), fn, ctx};
-  std::unique_lock<std::mutex> lock(g_mu, std::try_to_lock);
-  if (j.parts == 1 || !lock.owns_lock()) {
-    // Another call owns the pool: do this one on the calling thread. The
-    // partition is the same, so the results are too.
-    for (std::size_t p = 0; p < j.parts; ++p) {
-      j.run_part(p);
-    }
+  if (n == 0) {
+    return;
+  }
+  grain = std::max<std::size_t>(grain, 1);
+  std::size_t chunks = (n - 1) / grain + 1;
+  if (chunks > max_chunks) {
+    grain *= (chunks - 1) / max_chunks + 1;
+    chunks = (n - 1) / grain + 1;
+  }
+  threads = std::min({threads, chunks, num_threads()});
+  std::unique_lock<std::mutex> lock(g_mu, std::defer_lock);
+  if (threads <= 1 || t_in_job || !lock.try_lock()) {
+    // Too small, nested in a chunk, or another call owns the pool: all on
+    // this thread. The chunks are the same, so the results are too.
+    run_serial(n, grain, fn, ctx);
     return;
   }
   const std::size_t wanted = num_threads() - 1;
-  if (g_pool == nullptr || g_pool->workers() < j.parts - 1 || g_pool->workers() != wanted) {
+  if (g_pool == nullptr || g_pool->workers() != wanted) {
     delete g_pool;
     g_pool = nullptr;
     try {
-      g_pool = new worker_pool(std::max(wanted, j.parts - 1));
+      g_pool = new worker_pool(wanted);
     } catch (...) {
       // No threads to be had (resource limits): still compute, serially.
-      for (std::size_t p = 0; p < j.parts; ++p) {
-        j.run_part(p);
-      }
+      run_serial(n, grain, fn, ctx);
       return;
     }
   }
-  g_pool->run(j);
+  t_in_job = true;
+  g_pool->run(n, grain, chunks, std::min(threads, g_pool->workers() + 1), fn, ctx);
+  t_in_job = false;
+}
+
+std::size_t grain_for(std::size_t n, std::size_t work, std::size_t threads) noexcept {
+  const std::size_t by_work = work / tuning::min_work_per_chunk;
+  const std::size_t chunks =
+      std::max<std::size_t>(1, std::min({n, by_work, tuning::row_chunks_per_thread * threads}));
+  return (n + chunks - 1) / chunks;
 }
 
 } // namespace vo::pool

@@ -6,14 +6,43 @@
 // - Safe after fork(): a pthread_atfork child handler forgets the pool (its
 //   threads do not exist in the child) and the child builds a new one on first
 //   use. This is what libgomp does not do, and why it is not used here.
-// - Reentrant: when another call is using the pool, a call runs on its own
-//   thread instead of waiting, so many callers never block one another.
+// - Reentrant: when another call is using the pool, a call runs all its
+//   chunks on its own thread (as slot 0) instead of waiting, so callers never
+//   block one another. The chunks are the same, so the results are too.
 //
-// Work is split into contiguous parts of [0, n) and each index is handled by
-// exactly one thread, so results never depend on the thread count.
+// Work sharing. A job is [0, n) cut into chunks of `grain` indices. The
+// chunks are claimed one at a time from an atomic cursor, by the calling
+// thread and by up to threads - 1 workers, and each chunk is run by exactly
+// one thread: results never depend on the thread count or on who ran what.
+// - The calling thread publishes the job, wakes the workers and starts
+//   claiming at once. A worker that wakes late (a sleeping thread takes tens
+//   of microseconds or more to run again, most after an idle gap) or is
+//   descheduled by another process takes only the chunks that are left: the
+//   call is never much slower than the caller alone, which a static split
+//   was (it waited for its slowest part).
+// - The cursor, the chunk count and the job's thread limit share one 64-bit
+//   word changed by compare-and-swap: a claim is always a claim in the job
+//   the word describes at that moment (a worker late from an older job
+//   either fails or takes a chunk of the current one, under a slot that job
+//   allows), and the job's parameters are read only after a successful
+//   claim. The caller returns when the count of finished chunks reaches the
+//   chunk count; it never waits for workers that took nothing.
+// - Waiting is a futex sleep, after an optional bounded spin. Workers sleep
+//   at once after their last chunk by default: a spin of S costs S of CPU
+//   per worker after every call followed by a gap, and on the 2-core machine
+//   it bought nothing measurable for back-to-back calls, since a worker that
+//   wakes late no longer delays the caller (figures in pool.cpp, from
+//   bench/pool_bench.cpp). The caller polls at most 20 us for the workers'
+//   last chunks, then sleeps (giving its core to a descheduled worker).
+// - Chunk size is the caller's choice: small enough that the last chunk
+//   costs little when a thread is descheduled in it, large enough that the
+//   claim (one compare-and-swap on a shared cache line, ~50-100 ns) is noise.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
 #include <utility>
 
 namespace vo::pool {
@@ -26,31 +55,57 @@ void set_num_threads(std::size_t n) noexcept;
 
 inline constexpr std::size_t max_threads = 256;
 
-// Elements a part must have before a second thread is worth waking.
-inline constexpr std::size_t min_work_per_thread = std::size_t{1} << 16;
+// Threads worth using for a job touching `work` elements: 1 below
+// tuning::min_work_per_thread, at most num_threads().
+std::size_t threads_for(std::size_t work) noexcept;
 
-// How many parts a job of n items touching `work` elements would be split
-// into with `threads` threads available.
-std::size_t parts_for(std::size_t n, std::size_t work, std::size_t threads) noexcept;
+using chunk_fn = void (*)(void *ctx, std::size_t slot, std::size_t begin, std::size_t end) noexcept;
 
-using part_fn = void (*)(void *ctx, std::size_t part, std::size_t begin, std::size_t end);
+// Runs fn(ctx, slot, begin, end) once for every chunk
+// [c * grain, min((c + 1) * grain, n)) of [0, n), c = 0, 1, ..., possibly
+// concurrently, and returns when all have finished. slot (< max(threads, 1))
+// names the thread running the chunk, 0 being the caller: two concurrent
+// calls of one job never share a slot, so a caller can keep per-slot state.
+// grain 0 counts as 1. A job of more than 2^28 - 1 chunks gets a grain that
+// is a multiple of `grain` (chunks stay unions of the requested ones).
+void run_chunks(std::size_t n, std::size_t grain, std::size_t threads, chunk_fn fn,
+                void *ctx) noexcept;
 
-// Calls fn(ctx, p, begin_p, end_p) for parts p = 0 .. parts-1 that cover
-// [0, n), possibly concurrently, and returns when all have finished.
-void run(std::size_t n, std::size_t parts, part_fn fn, void *ctx) noexcept;
+// run_chunks with threads_for(work) threads and a callable
+// body(slot, begin, end).
+template <class F>
+void for_chunks(std::size_t n, std::size_t grain, std::size_t work, F &&body) noexcept {
+  using body_t = std::remove_reference_t<F>;
+  auto thunk = [](void *ctx, std::size_t slot, std::size_t begin, std::size_t end) noexcept {
+    (*static_cast<body_t *>(ctx))(slot, begin, end);
+  };
+  run_chunks(n, grain, threads_for(work), thunk,
+             const_cast<void *>(static_cast<const void *>(std::addressof(body))));
+}
 
-// Convenience: body(begin, end) over [0, n), parallel when `work` (elements
+// Chunk size parallel_for uses for n items touching `work` elements: chunks
+// of at least tuning::min_work_per_chunk elements, up to
+// tuning::row_chunks_per_thread per thread.
+std::size_t grain_for(std::size_t n, std::size_t work, std::size_t threads) noexcept;
+
+// body(begin, end) over chunks of [0, n), parallel when `work` (elements
 // touched) is large enough.
 template <class F> void parallel_for(std::size_t n, std::size_t work, F &&body) noexcept {
-  const std::size_t parts = parts_for(n, work, num_threads());
-  if (parts <= 1) {
+  const std::size_t threads = threads_for(work);
+  if (threads <= 1 || n <= 1) {
     body(std::size_t{0}, n);
     return;
   }
-  auto thunk = [](void *ctx, std::size_t, std::size_t begin, std::size_t end) {
-    (*static_cast<F *>(ctx))(begin, end);
+  auto chunk = [&body](std::size_t, std::size_t begin, std::size_t end) { body(begin, end); };
+  using chunk_t = decltype(chunk);
+  auto thunk = [](void *ctx, std::size_t slot, std::size_t begin, std::size_t end) noexcept {
+    (*static_cast<chunk_t *>(ctx))(slot, begin, end);
   };
-  run(n, parts, thunk, const_cast<void *>(static_cast<const void *>(&body)));
+  run_chunks(n, grain_for(n, work, threads), threads, thunk, &chunk);
 }
+
+// For benchmarks and tests: how long workers spin after a job before they
+// sleep (nanoseconds; 0: sleep at once). Returns the previous value.
+std::uint64_t set_worker_spin_ns(std::uint64_t ns) noexcept;
 
 } // namespace vo::pool

@@ -2,9 +2,14 @@
 
 The header marks the region cffi may read with ``/* vo-cdef-begin */`` and
 ``/* vo-cdef-end */``. Inside it, the only thing cffi does not understand is
-the ``VO_API`` export macro, which is removed here. The installed package
-carries a copy of the header next to this file; in a source checkout the
-header is read from ``include/`` at the top of the repository.
+the ``VO_API`` export macro, which is removed here. The version and the ABI
+major come from ``vector_ops_version.h``, which meson generates from the
+project version.
+
+Both headers are read from this package's own directory, never from
+elsewhere: ``meson install`` and the wheel put them there, and a build tree
+mirrors the package into ``<build>/python/vector_ops_ffi/`` with both
+headers (run it uninstalled with ``PYTHONPATH=<build>/python``).
 """
 
 from __future__ import annotations
@@ -15,24 +20,23 @@ from pathlib import Path
 import cffi
 
 HEADER_NAME = "vector_ops.h"
+VERSION_HEADER_NAME = "vector_ops_version.h"
 CDEF_BEGIN = "/* vo-cdef-begin */"
 CDEF_END = "/* vo-cdef-end */"
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
-# Installed package first (meson installs the copy), then the source checkout.
-HEADER_CANDIDATES = (
-    _PACKAGE_DIR / HEADER_NAME,
-    _PACKAGE_DIR.parent.parent / "include" / HEADER_NAME,
-)
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def find_header() -> Path:
-    """Return the path of the ``vector_ops.h`` this package was built with."""
-    for path in HEADER_CANDIDATES:
-        if path.is_file():
-            return path
-    tried = ", ".join(str(p) for p in HEADER_CANDIDATES)
-    raise ImportError(f"vector_ops_ffi: {HEADER_NAME} not found (looked at {tried})")
+def find_header(name: str = HEADER_NAME) -> Path:
+    """The path of header ``name`` in this package's directory (the only place looked at)."""
+    path = PACKAGE_DIR / name
+    if not path.is_file():
+        raise ImportError(
+            f"vector_ops_ffi: {name} not found in {PACKAGE_DIR}. The package needs the headers it was "
+            "built with next to its modules: install it (pip install . or meson install), or run the "
+            "copy a build tree makes, with PYTHONPATH=<build>/python after meson compile"
+        )
+    return path
 
 
 def cdef_region(header_text: str) -> str:
@@ -59,17 +63,20 @@ def header_define(header_text: str, name: str) -> str:
     """The value of ``#define NAME value`` in the header, quotes removed."""
     match = re.search(rf"^#define\s+{name}\s+(.+?)\s*$", header_text, re.MULTILINE)
     if match is None:
-        raise ImportError(f"vector_ops_ffi: {HEADER_NAME} does not define {name}")
+        raise ImportError(f"vector_ops_ffi: {name} is not defined in the header")
     return match.group(1).strip('"')
 
 
 HEADER_PATH = find_header()
 HEADER_TEXT = HEADER_PATH.read_text(encoding="utf-8")
+VERSION_HEADER_PATH = find_header(VERSION_HEADER_NAME)
+VERSION_HEADER_TEXT = VERSION_HEADER_PATH.read_text(encoding="utf-8")
 CDEF = cdef_source(HEADER_TEXT)
 FUNCTION_NAMES = function_names(CDEF)
-#: Version of the header, hence of this package (meson checks that the
-#: header and the project version agree).
-HEADER_VERSION = header_define(HEADER_TEXT, "VO_VERSION_STRING")
+#: The project version (the file VERSION, through meson), hence this package's.
+HEADER_VERSION = header_define(VERSION_HEADER_TEXT, "VO_VERSION_STRING")
+#: The ABI major this package's declarations belong to; also the soname suffix.
+ABI_VERSION = int(header_define(VERSION_HEADER_TEXT, "VO_ABI_VERSION"))
 
 ffi = cffi.FFI()
 ffi.cdef(CDEF)

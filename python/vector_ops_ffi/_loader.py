@@ -28,8 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: The ABI major this Python code is written against; it is also the soname suffix.
-EXPECTED_ABI_VERSION = 0
+from ._ffi import ABI_VERSION
+
+#: The ABI major this package is written against (VO_ABI_VERSION of its
+#: vector_ops_version.h); it is also the soname suffix.
+EXPECTED_ABI_VERSION = ABI_VERSION
 LIBRARY_NAME = "vector_ops"
 SONAME = f"lib{LIBRARY_NAME}.so.{EXPECTED_ABI_VERSION}"
 ENV_LIBRARY = "VECTOR_OPS_LIBRARY"

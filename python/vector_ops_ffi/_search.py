@@ -18,44 +18,59 @@ is about ``sqrt(dim) * 6e-8 * |a| |b|`` (below ``2e-5 * |a| |b|`` for dims up
 to 4096; cosine within 2e-5). Squared distances are exact where the
 ``|a|^2 + |b|^2 - 2 a.b`` form would cancel (``d(x, x) == 0``). float64
 input is accumulated in float64 (1e-13).
+
+Input types: float32 and float64 arrays pass as they are; lists and other
+real dtypes become float32. When the two operands then differ, the smaller
+one follows the bigger one, never the reverse: in ``cdist`` the operand with
+fewer rows takes the other's dtype (equal row counts meet in float32), in
+``top_k`` the queries always take the base's. A float32 base is never copied
+to float64; to compute in float64, pass both as float64 (a float32 base
+converted by the caller costs twice its size in memory, 8 bytes per element).
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, Literal, NamedTuple, get_args
 
 import numpy as np
 import numpy.typing as npt
 
-from . import (
-    _EQUAL_LENGTH,
-    _F32,
-    _F64,
-    _KERNELS,
-    _as_float_array,
-    _check_mapping,
-    _lib,
-    _matrix_operand,
-    _ndarray,
-    _pointer,
-    _row_stride,
-    _status_error,
-    ffi,
+from ._convert import (
+    KERNELS,
+    as_float_array,
+    check_mapping,
+    common_dtype,
+    matrix_operand,
+    ndarray,
+    pointer,
+    row_stride,
 )
+from ._errors import check_status, dimension_mismatch
+from ._ffi import ffi
+from ._library import lib
 
-__all__ = ["METRICS", "cdist", "top_k"]
+__all__ = ["METRICS", "Metric", "TopK", "cdist", "top_k"]
+
+#: The metric names ``cdist`` and ``top_k`` accept.
+Metric = Literal["cosine", "dot", "sqeuclidean"]
 
 #: Metric names and their ``vo_metric`` values.
 METRICS: dict[str, int] = {
-    "cosine": _lib.VO_METRIC_COSINE,
-    "dot": _lib.VO_METRIC_DOT,
-    "sqeuclidean": _lib.VO_METRIC_SQEUCLIDEAN,
+    "cosine": lib.VO_METRIC_COSINE,
+    "dot": lib.VO_METRIC_DOT,
+    "sqeuclidean": lib.VO_METRIC_SQEUCLIDEAN,
 }
+assert tuple(METRICS) == get_args(Metric)
 
-_CDIST = {_F32: _lib.vo_cdist_f32, _F64: _lib.vo_cdist_f64}
-_TOPK = {_F32: _lib.vo_topk_f32, _F64: _lib.vo_topk_f64}
 _INDEX_BUFFER = ffi.typeof("int64_t[]")
+
+
+class TopK(NamedTuple):
+    """The result of ``top_k``: row numbers of the base and their scores, best first."""
+
+    indices: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.floating[Any]]
 
 
 def _metric(metric: Any) -> int:
@@ -68,7 +83,7 @@ def _metric(metric: Any) -> int:
 
 def _rows(x: Any, name: str) -> tuple[np.ndarray, bool]:
     """``x`` as a 2-D float array (a 1-D vector becomes one row), and whether it was 1-D."""
-    arr = _as_float_array(x, name)
+    arr = as_float_array(x, name)
     if arr.ndim == 1:
         return arr[np.newaxis, :], True
     if arr.ndim != 2:
@@ -78,12 +93,12 @@ def _rows(x: Any, name: str) -> tuple[np.ndarray, bool]:
 
 def _same_dim(a: np.ndarray, b: np.ndarray, a_name: str, b_name: str) -> None:
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"{_EQUAL_LENGTH}: {a_name} has {a.shape[1]} dimensions, {b_name} has {b.shape[1]}")
+        raise dimension_mismatch(a_name, a.shape[1], b_name, b.shape[1])
 
 
-def _check_cdist_out(out: Any, shape: tuple[int, ...], dtype: np.dtype[Any], inputs) -> None:
+def _check_cdist_out(out: Any, shape: tuple[int, ...], dtype: np.dtype[Any], inputs: tuple[Any, ...]) -> None:
     """Validate ``out=`` before any work (its row layout is checked by the caller)."""
-    if not isinstance(out, _ndarray):
+    if not isinstance(out, ndarray):
         raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
     if out.dtype != dtype:
         raise TypeError(f"out has dtype {out.dtype}, the result is {dtype}")
@@ -91,7 +106,7 @@ def _check_cdist_out(out: Any, shape: tuple[int, ...], dtype: np.dtype[Any], inp
         raise ValueError(f"out has shape {out.shape}, the result has shape {shape}")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
-    _check_mapping(out, "out")
+    check_mapping(out, "out")
     for x in inputs:
         if np.may_share_memory(out, x):
             raise ValueError("out overlaps an input")
@@ -109,17 +124,24 @@ def _as_matrix_view(out: np.ndarray, a_vector: bool, b_vector: bool) -> np.ndarr
 def cdist(
     A: npt.ArrayLike,
     B: npt.ArrayLike,
-    metric: str = "cosine",
+    metric: Metric = "cosine",
     *,
     out: npt.NDArray[np.floating[Any]] | None = None,
 ) -> Any:
     """Scores of every row of ``A`` against every row of ``B``: an ``(m, n)`` array.
 
-    ``metric`` is ``"cosine"`` (similarity), ``"dot"`` or ``"sqeuclidean"``
-    (see the module documentation for the semantics and the accuracy). A 1-D
-    ``A`` or ``B`` is one vector: that axis is dropped from the result (two
-    1-D inputs give a ``float``). The result is float32 when both inputs are
-    float32 (or lists), float64 otherwise.
+    ``metric`` is ``"cosine"`` (a similarity, where SciPy's ``cdist`` gives
+    the distance 1 - similarity), ``"dot"`` or ``"sqeuclidean"`` (see the
+    module documentation for the semantics and the accuracy). A 1-D ``A`` or
+    ``B`` is one vector: that axis is dropped from the result (two 1-D inputs
+    give a ``float``).
+
+    Result dtype: each input is first made float (float32 and float64 arrays
+    stay as they are; lists, integers, booleans and float16 become float32);
+    if the two then differ, the one with fewer rows takes the other's dtype
+    (equal row counts give float32). So ``cdist(int64, float32)`` is float32,
+    and a float64 query against a float32 base is float32: the base is never
+    copied to float64. Pass both as float64 for a float64 result.
 
     ``out=``: a writable array of the result's dtype and shape whose rows are
     contiguous and aligned, not overlapping the inputs; checked before any
@@ -138,20 +160,21 @@ def cdist(
     m_code = _metric(metric)
     a, a_vector = _rows(A, "A")
     b, b_vector = _rows(B, "B")
-    if a.dtype != b.dtype:
-        a = a.astype(_F64)
-        b = b.astype(_F64)
     _same_dim(a, b, "A", "B")
-    k = _KERNELS[a.dtype]
+    if a.dtype != b.dtype:  # same dim: the side with more rows is the bigger one
+        dtype = common_dtype(a, b)
+        a = a.astype(dtype, copy=False)
+        b = b.astype(dtype, copy=False)
+    k = KERNELS[a.dtype]
     (m, dim), n = a.shape, b.shape[0]
     shape = tuple(s for s, dropped in ((m, a_vector), (n, b_vector)) if not dropped)
 
     if out is not None:
         # The caller's arrays too: a and b may be converted copies of them.
-        originals = tuple(x for x in (A, B) if isinstance(x, _ndarray))
+        originals = tuple(x for x in (A, B) if isinstance(x, ndarray))
         _check_cdist_out(out, shape, k.dtype, (a, b, *originals))
         out2 = _as_matrix_view(out, a_vector, b_vector)
-        out_stride = _row_stride(out2, allow_broadcast=False)
+        out_stride = row_stride(out2, allow_broadcast=False)
         if out_stride is None:
             raise ValueError("out must be aligned, with contiguous elements in each row and row strides >= n")
         result = out
@@ -160,20 +183,16 @@ def cdist(
         out_stride = n
         result = out2.reshape(shape)
 
-    a, pa, sa = _matrix_operand(a, k, allow_broadcast=False)
-    b, pb, sb = _matrix_operand(b, k, allow_broadcast=False)
-    status = _CDIST[k.dtype](pa, m, sa, pb, n, sb, dim, m_code, _pointer(out2, k), out_stride)
-    if status:
-        raise _status_error(status, "cdist")
+    a, pa, sa = matrix_operand(a, k, allow_broadcast=False)
+    b, pb, sb = matrix_operand(b, k, allow_broadcast=False)
+    check_status(k.cdist(pa, m, dim, sa, pb, n, sb, m_code, pointer(out2, k), out_stride), "cdist")
     if not shape and out is None:
         return float(out2[0, 0])
     return result
 
 
-def top_k(
-    queries: npt.ArrayLike, base: npt.ArrayLike, k: int, metric: str = "cosine"
-) -> tuple[npt.NDArray[np.int64], Any]:
-    """The ``k`` best rows of ``base`` for each query, exactly: ``(indices, scores)``.
+def top_k(queries: npt.ArrayLike, base: npt.ArrayLike, k: int, metric: Metric = "cosine") -> TopK:
+    """The ``k`` best rows of ``base`` for each query, exactly: ``TopK(indices, scores)``.
 
     ``indices`` is int64 and ``scores`` has the base's dtype, both of shape
     ``(m, min(k, n))`` for ``m`` queries and ``n`` base rows, best first:
@@ -182,6 +201,8 @@ def top_k(
     (rows holding a NaN) come after every number. ``k > n`` gives ``n``
     columns; an empty base gives ``(m, 0)`` arrays. A 1-D query gives 1-D
     results. The scores are exactly what ``cdist`` gives for the same pairs.
+    The result is a named tuple that unpacks as ``indices, scores = ...``
+    (faiss's ``search`` returns ``(D, I)``, the other way round).
 
     The score matrix is never built: each query keeps its best ``k`` while the
     kernels sweep the base, so memory stays ``O(m * k)``. Queries of another
@@ -194,8 +215,9 @@ def top_k(
     >>> import numpy as np
     >>> base = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=np.float32)
     >>> top_k(np.array([1.0, 2.0], dtype=np.float32), base, 2, metric="dot")
-    (array([2, 1]), array([3., 2.], dtype=float32))
-    >>> top_k([[0.0, 1.0]], base, 5, metric="sqeuclidean")
+    TopK(indices=array([2, 1]), scores=array([3., 2.], dtype=float32))
+    >>> indices, scores = top_k([[0.0, 1.0]], base, 5, metric="sqeuclidean")
+    >>> indices, scores
     (array([[1, 2, 0]]), array([[0., 1., 2.]], dtype=float32))
     """
     try:
@@ -205,36 +227,37 @@ def top_k(
     if k <= 0:
         raise ValueError(f"k must be a positive number of neighbours, got {k}")
     m_code = _metric(metric)
-    b = _as_float_array(base, "base")
+    b = as_float_array(base, "base")
     if b.ndim != 2:
         raise ValueError(f"base must be 2-D (one vector per row), got {b.ndim}-D")
     q, q_vector = _rows(queries, "queries")
+    _same_dim(q, b, "queries", "base")
     if q.dtype != b.dtype:
         q = q.astype(b.dtype)
-    _same_dim(q, b, "queries", "base")
-    kern = _KERNELS[b.dtype]
+    kern = KERNELS[b.dtype]
     (m, dim), n = q.shape, b.shape[0]
     kk = min(k, n)
 
     indices = np.empty((m, kk), dtype=np.int64)
     scores = np.empty((m, kk), dtype=kern.dtype)
-    q, pq, sq = _matrix_operand(q, kern, allow_broadcast=False)
-    b, pb, sb = _matrix_operand(b, kern, allow_broadcast=False)
-    status = _TOPK[kern.dtype](
+    q, pq, sq = matrix_operand(q, kern, allow_broadcast=False)
+    b, pb, sb = matrix_operand(b, kern, allow_broadcast=False)
+    status = kern.topk(
         pq,
         m,
+        dim,
         sq,
         pb,
         n,
         sb,
-        dim,
         m_code,
         min(k, max(n, 1)),  # the same result, and within size_t for any Python int
         ffi.from_buffer(_INDEX_BUFFER, indices),
+        kk,
         ffi.from_buffer(kern.buffer, scores),
+        kk,
     )
-    if status:
-        raise _status_error(status, "top_k")
+    check_status(status, "top_k")
     if q_vector:
-        return indices[0], scores[0]
-    return indices, scores
+        return TopK(indices[0], scores[0])
+    return TopK(indices, scores)

@@ -34,11 +34,13 @@ import dask.array as da
 import numpy as np
 import numpy.typing as npt
 
-from . import batch_normalize as _batch_normalize
-from . import set_num_threads
+from ._errors import VectorOpsError, dimension_mismatch, nonfinite_row_error
+from ._order import merge_top_k
+from ._rows import batch_normalize as _batch_normalize
+from ._search import TopK
 from ._search import cdist as _cdist
 from ._search import top_k as _top_k
-from .io import merge_top_k
+from ._threadpool import set_num_threads
 
 try:
     from distributed import WorkerPlugin
@@ -67,19 +69,33 @@ def _empty(dtype: np.dtype[Any], dim: int) -> np.ndarray:
 # ---- batch_normalize --------------------------------------------------------------------
 
 
-def _normalize_block(block: np.ndarray, nonfinite: str) -> np.ndarray:
-    return _batch_normalize(block, nonfinite=nonfinite)
+def _normalize_block(
+    block: np.ndarray, nonfinite: str, block_info: dict[Any, Any] | None = None
+) -> np.ndarray:
+    try:
+        return _batch_normalize(block, nonfinite=nonfinite)
+    except VectorOpsError:
+        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        if nonfinite != "raise" or not bad.size or block_info is None:
+            raise
+        start = block_info[0]["array-location"][0][0]  # first row of this block in the whole array
+        raise nonfinite_row_error(start + int(bad[0])) from None
 
 
 def batch_normalize(x: npt.ArrayLike | da.Array, *, nonfinite: str = "propagate") -> da.Array:
-    """Lazy ``vector_ops_ffi.batch_normalize`` of a 2-D Dask array (each row divided by its L2 norm).
+    """Lazy ``vector_ops_ffi.batch_normalize`` of a Dask array (each row divided by its L2 norm).
 
-    Row chunks are kept; column chunks are merged first (a row is never
-    split). The dtype rules, zero rows and ``nonfinite`` are those of the
-    in-memory function; with ``nonfinite="raise"`` the error surfaces at
-    compute time. Blocks are never modified in place.
+    A 1-D array is one vector (its chunks are merged), a 2-D array one
+    vector per row: row chunks are kept, column chunks are merged first (a
+    row is never split). The dtype rules, zero rows and ``nonfinite`` are
+    those of the in-memory function; with ``nonfinite="raise"`` the error
+    surfaces at compute time and names the row of the whole array, as the
+    in-memory call does. Blocks are never modified in place.
     """
-    x = _whole_rows(da.asarray(x), "x")
+    x = da.asarray(x)
+    if x.ndim == 1:
+        return batch_normalize(x[np.newaxis, :], nonfinite=nonfinite)[0]
+    x = _whole_rows(x, "x")
     # The in-memory function on an empty block checks nonfinite and the dtype
     # now, and gives the result's dtype.
     meta = _batch_normalize(_empty(x.dtype, x.shape[1]), nonfinite=nonfinite)
@@ -97,20 +113,20 @@ def _pair_inputs(a: Any, b: Any, names: tuple[str, str]) -> tuple[da.Array, da.A
     a = _whole_rows(da.asarray(a), names[0])
     b = _whole_rows(da.asarray(b), names[1])
     if a.shape[1] != b.shape[1]:
-        raise ValueError(
-            f"{names[0]} has {a.shape[1]} columns and {names[1]} {b.shape[1]}: the dimensions must match"
-        )
+        raise dimension_mismatch(names[0], a.shape[1], names[1], b.shape[1])
     return a, b
 
 
-def cdist(a: npt.ArrayLike | da.Array, b: npt.ArrayLike | da.Array, metric: str = "cosine") -> da.Array:
-    """Lazy ``vector_ops_ffi.cdist``: the ``(m, n)`` matrix of ``metric`` between the rows of ``a`` and ``b``.
+def cdist(A: npt.ArrayLike | da.Array, B: npt.ArrayLike | da.Array, metric: str = "cosine") -> da.Array:
+    """Lazy ``vector_ops_ffi.cdist``: the ``(m, n)`` matrix of ``metric`` between the rows of ``A`` and ``B``.
 
-    Block ``(i, j)`` of the result is ``cdist`` of row block ``i`` of ``a``
-    and row block ``j`` of ``b``: chunks ``(a.chunks[0], b.chunks[0])``.
-    ``metric``: ``"cosine"``, ``"dot"`` or ``"sqeuclidean"`` (checked now).
+    The arguments are those of the in-memory ``cdist`` (without ``out=``),
+    for 2-D arrays. Block ``(i, j)`` of the result is ``cdist`` of row block
+    ``i`` of ``A`` and row block ``j`` of ``B``: chunks
+    ``(A.chunks[0], B.chunks[0])``. ``metric``: ``"cosine"``, ``"dot"`` or
+    ``"sqeuclidean"`` (checked now).
     """
-    a, b = _pair_inputs(a, b, ("a", "b"))
+    a, b = _pair_inputs(A, B, ("A", "B"))
     meta = _cdist(_empty(a.dtype, a.shape[1]), _empty(b.dtype, b.shape[1]), metric)
     return da.blockwise(
         _cdist_block,
@@ -163,8 +179,8 @@ def top_k(
     metric: str = "cosine",
     *,
     split_every: int = DEFAULT_SPLIT_EVERY,
-) -> tuple[da.Array, da.Array]:
-    """Lazy exact ``vector_ops_ffi.top_k``: ``(indices, scores)`` of the ``k`` best base rows per query.
+) -> TopK:
+    """Lazy exact ``vector_ops_ffi.top_k``: ``TopK(indices, scores)`` of the ``k`` best base rows per query.
 
     Each pair of a query block and a base block gives its own top-k (base
     indices made global); these partial results are merged in a tree,
@@ -212,7 +228,7 @@ def top_k(
             meta=np.empty((0, 0), dtype=candidates),
         )
     indices, scores = parts["index"], parts["score"]
-    return (indices[0], scores[0]) if single else (indices, scores)
+    return TopK(indices[0], scores[0]) if single else TopK(indices, scores)
 
 
 # ---- per-worker setup -----------------------------------------------------------------

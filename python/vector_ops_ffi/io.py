@@ -13,6 +13,22 @@ was. The temporary file is removed on any error; only a process killed
 outright (``SIGKILL``, power loss) can leave one behind, named
 ``.<destination name>.<random>.tmp``.
 
+Destinations (``atomic_output``, used by ``normalize_npy`` and the
+``vector-ops`` command):
+
+- a symbolic link is followed: the result replaces the file the link points
+  to (the temporary file is made in that file's directory), and the link
+  stays a link. A link to nothing is refused (``FileNotFoundError``).
+- a read-only file (no write permission bit, such as mode 0444) is not
+  replaced, even by root: ``PermissionError``, unless ``replace_readonly=True``
+  (``--force`` on the command line). A replaced file keeps its permission
+  bits; its owner becomes the writer, and other hard links to it keep the
+  old contents.
+- a directory that cannot take a new file is reported with its cause before
+  anything is written: permission denied (``PermissionError``), a read-only
+  filesystem (``errno.EROFS``), or a kernel interface such as ``/proc`` or
+  ``/sys`` (``errno.ENOTSUP``); a full disk is ``errno.ENOSPC``.
+
 >>> import numpy as np, tempfile, os
 >>> d = tempfile.mkdtemp()
 >>> np.save(os.path.join(d, "x.npy"), np.array([[3.0, 4.0], [0.0, 2.0]], dtype=np.float32))
@@ -29,26 +45,26 @@ import errno
 import io
 import operator
 import os
-import tempfile
-from typing import Any, BinaryIO, NamedTuple, Union
+from typing import Any, BinaryIO, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _as_float_array, batch_normalize
+from ._convert import as_float_array
+from ._errors import VectorOpsError, dimension_mismatch, nonfinite_row_error
+from ._files import StrPath, atomic_output, check_replaceable, same_file
+from ._order import merge_top_k
 from ._progress import Progress
-from ._search import top_k
+from ._rows import batch_normalize
+from ._search import TopK, top_k
 
-__all__ = ["NpyHeader", "merge_top_k", "normalize_npy", "read_header", "top_k_npy"]
-
-StrPath = Union[str, "os.PathLike[str]"]
+__all__ = ["NpyHeader", "atomic_output", "normalize_npy", "read_header", "same_file", "top_k_npy"]
 
 #: Default size of one chunk, in bytes: large enough that per-chunk overhead
 #: vanishes, small enough to keep the peak far below 512 MB.
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
 
 _SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 class NpyHeader(NamedTuple):
@@ -153,43 +169,7 @@ def _advise_sequential(f: BinaryIO, offset: int) -> None:
             os.posix_fadvise(f.fileno(), offset, 0, os.POSIX_FADV_SEQUENTIAL)
 
 
-def _free_bytes(directory: str) -> int:
-    st = os.statvfs(directory)
-    return st.f_bavail * st.f_frsize
-
-
-def _no_space(path: str, needed: int, detail: str) -> OSError:
-    return OSError(errno.ENOSPC, f"No space left on device for {path} ({needed} bytes needed; {detail})")
-
-
-def _new_file_mode(existing: str) -> int:
-    """Permission bits for the result: those of the file it replaces, else 0o666 minus the umask."""
-    try:
-        return os.stat(existing).st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make a rename durable; some filesystems refuse to fsync a directory, which is harmless."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except FileNotFoundError:
-        return False
+_NonfiniteMode = Literal["propagate", "raise"]
 
 
 def normalize_npy(
@@ -199,31 +179,41 @@ def normalize_npy(
     chunk_rows: int | None = None,
     progress: bool | None = None,
     inplace: bool = False,
+    nonfinite: _NonfiniteMode = "propagate",
+    replace_readonly: bool = False,
 ) -> None:
     """L2-normalize every row of the ``.npy`` file ``src`` into ``dst``, a chunk of rows at a time.
 
     ``src`` holds a 2-D float32 or float64 array in C order; ``dst`` receives
     an array of the same shape and dtype, row by row equal to
-    ``batch_normalize(np.load(src))`` (zero rows stay zero, rows holding NaN
-    or infinity become NaN). Memory use is one chunk of ``chunk_rows`` rows
-    (default: as many rows as fit in 64 MB, at least one).
+    ``batch_normalize(np.load(src), nonfinite=nonfinite)`` (zero rows stay
+    zero; rows holding NaN or infinity become NaN, or with
+    ``nonfinite="raise"`` the call raises ``ValueError`` naming the first such
+    row of the file and ``dst`` stays as it was). Memory use is one chunk of
+    ``chunk_rows`` rows (default: as many rows as fit in 64 MB, at least one).
 
-    The result is written to a temporary file next to ``dst``, flushed to
-    disk and renamed to ``dst`` only on success, replacing any existing file
-    (its permission bits are kept). ``src`` is only read.
+    The result is written with ``atomic_output``: to a temporary file next to
+    ``dst``, flushed to disk and renamed to ``dst`` only on success. An
+    existing ``dst`` is replaced (its permission bits are kept) unless it is
+    read-only (``replace_readonly=True`` replaces it anyway); a symbolic link
+    ``dst`` is followed and stays a link. ``src`` is only read.
 
     ``dst`` naming the same file as ``src`` is refused unless ``inplace=True``,
     which then rewrites ``src`` chunk by chunk without a temporary file. In
     place, an interruption leaves the rows before it normalized and the rest
     as they were (running again finishes the job: normalizing a unit row
-    changes it by rounding at most).
+    changes it by rounding at most); with ``nonfinite="raise"`` the rows
+    before the chunk holding the bad row are already rewritten.
 
     ``progress``: ``None`` shows a bar when stderr is a terminal and the work
     lasts more than two seconds, ``True`` always, ``False`` never.
 
     Raises ``FileNotFoundError`` when ``src`` (or the directory of ``dst``)
     does not exist, ``ValueError`` for a file that is not a 2-D float32/float64
-    C-order ``.npy`` or for ``dst == src`` without ``inplace=True``, and
+    C-order ``.npy`` or for ``dst == src`` without ``inplace=True``,
+    ``PermissionError`` for a read-only ``dst`` or a directory that refuses a
+    new file, ``OSError`` with ``errno.EROFS`` or ``errno.ENOTSUP`` for a
+    read-only filesystem or a kernel interface (``/proc``, ``/sys``), and
     ``OSError`` with ``errno.ENOSPC`` when the disk is full (checked before
     writing, and again by every write).
     """
@@ -231,17 +221,18 @@ def normalize_npy(
     dst = os.fspath(dst)
     header = read_header(src)
     rows = _chunk_rows(chunk_rows, header)
-    same = _same_file(src, dst)
+    if nonfinite not in ("propagate", "raise"):
+        raise ValueError(f"nonfinite must be 'propagate' or 'raise', got {nonfinite!r}")
+    same = same_file(src, dst)
     if same and not inplace:
         raise ValueError(f"{dst} is the source file; pass inplace=True to normalize it in place")
     if inplace and not same:
         raise ValueError(f"inplace=True rewrites src itself; dst ({dst}) must name the same file")
-    if os.path.isdir(dst):
-        raise IsADirectoryError(errno.EISDIR, "the destination is a directory", dst)
     if same:
-        _normalize_in_place(src, header, rows, progress)
+        check_replaceable(dst, src, replace_readonly)
+        _normalize_in_place(src, header, rows, progress, nonfinite)
     else:
-        _normalize_to_new_file(src, dst, header, rows, progress)
+        _normalize_to_new_file(src, dst, header, rows, progress, nonfinite, replace_readonly)
 
 
 def _chunk_buffer(header: NpyHeader, rows: int) -> tuple[np.ndarray, memoryview]:
@@ -249,48 +240,50 @@ def _chunk_buffer(header: NpyHeader, rows: int) -> tuple[np.ndarray, memoryview]
     return buffer, memoryview(buffer.reshape(-1).view(np.uint8))
 
 
-def _normalize_to_new_file(src: str, dst: str, header: NpyHeader, rows: int, progress: bool | None) -> None:
-    directory = os.path.dirname(os.path.abspath(dst))
+def _normalize_chunk(block: np.ndarray, start: int, nonfinite: _NonfiniteMode, path: str) -> None:
+    """Normalize the rows ``[start, start + len(block))`` of ``path`` in place; errors name the file's row."""
+    try:
+        batch_normalize(block, inplace=True, nonfinite=nonfinite)
+    except VectorOpsError:
+        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        if nonfinite != "raise" or not bad.size:
+            raise
+        raise nonfinite_row_error(start + int(bad[0]), path) from None
+
+
+def _normalize_to_new_file(
+    src: str,
+    dst: str,
+    header: NpyHeader,
+    rows: int,
+    progress: bool | None,
+    nonfinite: _NonfiniteMode,
+    replace_readonly: bool,
+) -> None:
     total_rows = header.shape[0]
     needed = header.offset + header.data_bytes
-    free = _free_bytes(directory)
-    if needed > free:
-        raise _no_space(dst, needed, f"{free} free in {directory}")
-    mode = _new_file_mode(dst)
     desc = f"normalize {os.path.basename(src)}"
     buffer, raw = _chunk_buffer(header, rows)
     with open(src, "rb", buffering=0) as fin:
         fin.seek(header.offset)
         _advise_sequential(fin, header.offset)
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(dst)}.", suffix=".tmp")
-        try:
-            # One `with` for both, so that the file is closed if Progress raises.
-            with open(fd, "wb", buffering=0) as out, Progress(header.data_bytes, desc, progress) as bar:
-                _write_all(out, memoryview(_header_bytes(header)))
-                for start in range(0, total_rows, rows):
-                    n = min(rows, total_rows - start)
-                    view = raw[: n * header.row_bytes]
-                    _read_exactly(fin, view, src)
-                    batch_normalize(buffer[:n], inplace=True)
-                    _write_all(out, view)
-                    bar.update(len(view))
-                os.fsync(out.fileno())
-            os.chmod(tmp_name, mode)
-            os.replace(tmp_name, dst)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            if exc.errno in _NO_SPACE:
-                raise _no_space(dst, needed, "the disk filled up while writing") from exc
-            raise
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            raise
-    _fsync_directory(directory)
+        with (
+            atomic_output(dst, size=needed, replace_readonly=replace_readonly) as out,
+            Progress(header.data_bytes, desc, progress) as bar,
+        ):
+            _write_all(out, memoryview(_header_bytes(header)))
+            for start in range(0, total_rows, rows):
+                n = min(rows, total_rows - start)
+                view = raw[: n * header.row_bytes]
+                _read_exactly(fin, view, src)
+                _normalize_chunk(buffer[:n], start, nonfinite, src)
+                _write_all(out, view)
+                bar.update(len(view))
 
 
-def _normalize_in_place(path: str, header: NpyHeader, rows: int, progress: bool | None) -> None:
+def _normalize_in_place(
+    path: str, header: NpyHeader, rows: int, progress: bool | None, nonfinite: _NonfiniteMode
+) -> None:
     total_rows = header.shape[0]
     buffer, raw = _chunk_buffer(header, rows)
     desc = f"normalize {os.path.basename(path)}"
@@ -302,7 +295,7 @@ def _normalize_in_place(path: str, header: NpyHeader, rows: int, progress: bool 
             position = header.offset + start * header.row_bytes
             f.seek(position)
             _read_exactly(f, view, path)
-            batch_normalize(buffer[:n], inplace=True)
+            _normalize_chunk(buffer[:n], start, nonfinite, path)
             f.seek(position)
             _write_all(f, view)
             bar.update(len(view))
@@ -310,24 +303,6 @@ def _normalize_in_place(path: str, header: NpyHeader, rows: int, progress: bool 
 
 
 # ---- exact top-k over a base file ------------------------------------------------------
-
-_LOWER_IS_BETTER = frozenset({"sqeuclidean"})
-
-
-def merge_top_k(
-    indices: np.ndarray, scores: np.ndarray, k: int, metric: str
-) -> tuple[npt.NDArray[np.int64], np.ndarray]:
-    """Keep the best ``k`` of candidate columns, in ``top_k``'s order.
-
-    ``indices`` and ``scores`` are ``(m, c)`` candidates for ``m`` queries (for
-    example the results of ``top_k`` on several parts of a base, side by
-    side, with indices already global). The result is ``(m, min(k, c))``:
-    highest score first (lowest for ``"sqeuclidean"``), ties broken by the
-    lower index, NaN scores last.
-    """
-    primary = scores if metric in _LOWER_IS_BETTER else -scores
-    order = np.lexsort((indices, primary), axis=-1)[..., :k]
-    return np.take_along_axis(indices, order, axis=-1), np.take_along_axis(scores, order, axis=-1)
 
 
 def top_k_npy(
@@ -338,11 +313,11 @@ def top_k_npy(
     *,
     chunk_rows: int | None = None,
     progress: bool | None = None,
-) -> tuple[npt.NDArray[np.int64], np.ndarray]:
+) -> TopK:
     """Exact ``top_k(queries, base, k, metric)`` where ``base`` is a ``.npy`` file read a chunk at a time.
 
     The result equals the in-memory ``top_k`` on ``np.load(base_path)``:
-    ``(indices, scores)``, best first, ties broken by the lower index, at most
+    ``TopK(indices, scores)``, best first, ties broken by the lower index, at most
     ``k`` columns (fewer when the base has fewer rows). ``queries`` stays in
     memory; the base needs only one chunk of memory at a time (default 64 MB
     of rows). ``progress`` as for ``normalize_npy``.
@@ -353,20 +328,20 @@ def top_k_npy(
     base_path = os.fspath(base_path)
     header = read_header(base_path)
     total_rows, dim = header.shape
-    q = _as_float_array(queries, "queries")
+    q = as_float_array(queries, "queries")
     single = q.ndim == 1
     q2 = q[np.newaxis, :] if single else q
     if q2.ndim != 2:
         raise ValueError(f"queries must be 1-D (one query) or 2-D (one query per row), got {q.ndim}-D")
     if q2.shape[1] != dim:
-        raise ValueError(f"queries have dimension {q2.shape[1]}, the vectors in {base_path} have {dim}")
+        raise dimension_mismatch("queries", q2.shape[1], "base", dim)
     # top_k converts the queries to the base's dtype and copies strided rows:
     # do it once here rather than once per chunk.
     q2 = np.ascontiguousarray(q2, dtype=header.dtype)
     rows = _chunk_rows(chunk_rows, header)
     buffer, raw = _chunk_buffer(header, rows)
 
-    best: tuple[np.ndarray, np.ndarray] | None = None
+    best: tuple[Any, Any] | None = None
     desc = f"top-k {os.path.basename(base_path)}"
     with open(base_path, "rb", buffering=0) as f, Progress(header.data_bytes, desc, progress) as bar:
         f.seek(header.offset)
@@ -389,4 +364,5 @@ def top_k_npy(
             bar.update(len(view))
     if best is None:  # no rows: let top_k give the empty result (and check k and metric)
         best = top_k(q2, buffer[:0], k, metric)
-    return (best[0][0], best[1][0]) if single else best
+    indices, scores = best
+    return TopK(indices[0], scores[0]) if single else TopK(indices, scores)

@@ -13,10 +13,9 @@ namespace vo::arch {
 #if VO_HAVE_X86_DISPATCH
 using sse2 = xsimd::sse2;
 using avx2 = xsimd::fma3<xsimd::avx2>;
-using avx512 = xsimd::avx512bw;
+using avx512bw = xsimd::avx512bw;
 #else
-// Portable build: the best architecture the compiler targets by default.
-using generic = xsimd::default_arch;
+using portable = xsimd::default_arch;
 #endif
 
 } // namespace vo::arch

@@ -5,13 +5,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <thread>
 #include <vector>
 
 #include "helpers.hpp"
 #include "pool.hpp"
+#include "tuning.hpp"
 #include "vector_ops.h"
 
 using namespace vo_test;
@@ -20,40 +23,216 @@ namespace {
 struct thread_count_guard {
   ~thread_count_guard() { vo_set_num_threads(0); }
 };
+
+// Records every chunk run_chunks hands out and checks its promises: chunks
+// are [c * grain, min((c + 1) * grain, n)), every index is covered once,
+// slots are below the thread bound, and no two concurrent chunks share a slot.
+struct chunk_audit {
+  std::size_t n;
+  std::size_t grain;
+  std::size_t slots;
+  std::vector<std::atomic<int>> hits;
+  std::vector<std::atomic<int>> busy;
+  std::atomic<int> errors{0};
+  std::atomic<std::size_t> calls{0};
+
+  chunk_audit(std::size_t n_, std::size_t grain_, std::size_t slots_)
+      : n(n_), grain(grain_ == 0 ? 1 : grain_), slots(slots_ == 0 ? 1 : slots_), hits(n_),
+        busy(slots) {}
+
+  bool each_index_once() const {
+    for (const auto &h : hits) {
+      if (h.load() != 1) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static void body(void *ctx, std::size_t slot, std::size_t begin, std::size_t end) noexcept {
+    auto &a = *static_cast<chunk_audit *>(ctx);
+    a.calls.fetch_add(1);
+    if (slot >= a.slots || begin % a.grain != 0 || end != std::min(begin + a.grain, a.n) ||
+        begin >= end) {
+      a.errors.fetch_add(1);
+      return;
+    }
+    if (a.busy[slot].fetch_add(1) != 0) {
+      a.errors.fetch_add(1); // two chunks at once on one slot
+    }
+    for (std::size_t i = begin; i < end; ++i) {
+      a.hits[i].fetch_add(1);
+    }
+    a.busy[slot].fetch_sub(1);
+  }
+};
 } // namespace
 
-TEST_CASE("parts_for: serial below the work threshold, never more parts than items") {
-  using vo::pool::min_work_per_thread;
-  using vo::pool::parts_for;
-  CHECK(parts_for(1000, min_work_per_thread - 1, 8) == 1);
-  CHECK(parts_for(1000, 3 * min_work_per_thread, 8) == 3);
-  CHECK(parts_for(2, 100 * min_work_per_thread, 8) == 2);
-  CHECK(parts_for(1000, 100 * min_work_per_thread, 1) == 1);
-  CHECK(parts_for(0, 100 * min_work_per_thread, 4) == 1);
+TEST_CASE("threads_for: 1 below the work threshold, at most num_threads()") {
+  thread_count_guard guard;
+  using vo::pool::threads_for;
+  using vo::tuning::min_work_per_thread;
+  vo_set_num_threads(4);
+  CHECK(threads_for(0) == 1);
+  CHECK(threads_for(min_work_per_thread - 1) == 1);
+  CHECK(threads_for(2 * min_work_per_thread) == 2);
+  CHECK(threads_for(100 * min_work_per_thread) == 4);
+  vo_set_num_threads(1);
+  CHECK(threads_for(100 * min_work_per_thread) == 1);
 }
 
-TEST_CASE("run covers every index exactly once, for any n and part count") {
+TEST_CASE("run_chunks: every index once, in grain-sized chunks, slots below threads") {
   thread_count_guard guard;
-  vo_set_num_threads(7);
-  for (std::size_t n : {1, 2, 6, 7, 8, 100, 1001}) {
-    for (std::size_t parts : {1, 2, 3, 7}) {
+  vo_set_num_threads(4); // more threads than this machine's cores: preemption happens
+  for (std::size_t n : {0, 1, 2, 5, 64, 1000, 4099}) {
+    for (std::size_t grain : {0, 1, 3, 64, 5000}) {
+      for (std::size_t threads : {1, 2, 3, 4, 9}) {
+        CAPTURE(n);
+        CAPTURE(grain);
+        CAPTURE(threads);
+        chunk_audit audit(n, grain, std::min<std::size_t>(threads, 4));
+        vo::pool::run_chunks(n, grain, threads, &chunk_audit::body, &audit);
+        CHECK(audit.errors.load() == 0);
+        CHECK(audit.each_index_once());
+        CHECK(audit.calls.load() == (n == 0 ? 0 : (n - 1) / audit.grain + 1));
+      }
+    }
+  }
+}
+
+TEST_CASE("run_chunks: concurrent callers each get every index once, never blocking") {
+  thread_count_guard guard;
+  vo_set_num_threads(3);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 6; ++t) {
+    callers.emplace_back([&, t] {
+      for (int rep = 0; rep < 40; ++rep) {
+        const std::size_t n = 500 + 37 * static_cast<std::size_t>(rep + t);
+        const std::size_t grain = 1 + static_cast<std::size_t>(rep % 7);
+        chunk_audit audit(n, grain, 3);
+        vo::pool::run_chunks(n, grain, 3, &chunk_audit::body, &audit);
+        if (audit.errors.load() != 0 || !audit.each_index_once()) {
+          failures.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto &c : callers) {
+    c.join();
+  }
+  CHECK(failures.load() == 0);
+}
+
+TEST_CASE("run_chunks: workers that spin between jobs still run each chunk once") {
+  // Back-to-back jobs find spinning workers awake: the path where a worker
+  // goes from one job to the next without sleeping.
+  thread_count_guard guard;
+  vo_set_num_threads(2);
+  const std::uint64_t before = vo::pool::set_worker_spin_ns(200'000);
+  int failures = 0;
+  for (int rep = 0; rep < 300; ++rep) {
+    const std::size_t n = 50 + static_cast<std::size_t>(rep % 13) * 11;
+    const std::size_t grain = 1 + static_cast<std::size_t>(rep % 5);
+    const std::size_t threads = 1 + static_cast<std::size_t>(rep % 2);
+    chunk_audit audit(n, grain, threads);
+    vo::pool::run_chunks(n, grain, threads, &chunk_audit::body, &audit);
+    failures += audit.errors.load() != 0 || !audit.each_index_once();
+  }
+  vo::pool::set_worker_spin_ns(before);
+  CHECK(failures == 0);
+}
+
+TEST_CASE("run_chunks: the caller takes the chunks a stalled worker leaves") {
+  // A worker that stalls (here: sleeps in its first chunk, as if
+  // descheduled) must cost only that chunk: the caller runs the rest. A
+  // static split would leave half of the chunks to the stalled thread.
+  thread_count_guard guard;
+  vo_set_num_threads(2);
+  struct ctx_t {
+    std::atomic<std::size_t> by_caller{0}, by_workers{0};
+  } ctx;
+  const std::size_t chunks = 64;
+  const auto t0 = std::chrono::steady_clock::now();
+  vo::pool::run_chunks(
+      chunks, 1, 2,
+      [](void *c, std::size_t slot, std::size_t, std::size_t) noexcept {
+        auto &x = *static_cast<ctx_t *>(c);
+        if (slot == 0) {
+          x.by_caller.fetch_add(1);
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+        } else {
+          x.by_workers.fetch_add(1);
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      },
+      &ctx);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(ctx.by_caller.load() + ctx.by_workers.load() == chunks);
+  CHECK(ctx.by_workers.load() <= 1);
+  CHECK(ctx.by_caller.load() >= chunks - 1);
+  CHECK(ms < 1000.0);
+}
+
+TEST_CASE("run_chunks: a call from inside a chunk runs, serially, without deadlock") {
+  thread_count_guard guard;
+  vo_set_num_threads(2);
+  struct ctx_t {
+    std::atomic<int> errors{0};
+    std::atomic<std::size_t> inner_total{0};
+  } ctx;
+  vo::pool::run_chunks(
+      8, 1, 2,
+      [](void *c, std::size_t, std::size_t, std::size_t) noexcept {
+        auto &x = *static_cast<ctx_t *>(c);
+        chunk_audit inner(100, 7, 2);
+        vo::pool::run_chunks(100, 7, 2, &chunk_audit::body, &inner);
+        if (inner.errors.load() != 0 || !inner.each_index_once()) {
+          x.errors.fetch_add(1);
+        }
+        x.inner_total.fetch_add(inner.calls.load());
+      },
+      &ctx);
+  CHECK(ctx.errors.load() == 0);
+  CHECK(ctx.inner_total.load() == 8 * 15);
+}
+
+TEST_CASE("for_chunks and parallel_for cover [0, n) once, whatever the thread count") {
+  thread_count_guard guard;
+  using vo::tuning::min_work_per_thread;
+  for (std::size_t threads : {1, 2, 3}) {
+    vo_set_num_threads(threads);
+    for (std::size_t n : {1, 7, 1000, 100000}) {
+      CAPTURE(threads);
       CAPTURE(n);
-      CAPTURE(parts);
+      const std::size_t work = n * 64; // as if each index touched 64 elements
       std::vector<std::atomic<int>> hits(n);
-      struct ctx_t {
-        std::vector<std::atomic<int>> *hits;
-      } ctx{&hits};
-      vo::pool::run(
-          n, parts,
-          [](void *c, std::size_t, std::size_t begin, std::size_t end) {
-            auto *h = static_cast<ctx_t *>(c)->hits;
-            for (std::size_t i = begin; i < end; ++i) {
-              (*h)[i].fetch_add(1);
-            }
-          },
-          &ctx);
+      std::atomic<std::size_t> max_slot{0};
+      vo::pool::for_chunks(n, 97, work, [&](std::size_t slot, std::size_t begin, std::size_t end) {
+        std::size_t seen = max_slot.load();
+        while (slot > seen && !max_slot.compare_exchange_weak(seen, slot)) {
+        }
+        for (std::size_t i = begin; i < end; ++i) {
+          hits[i].fetch_add(1);
+        }
+      });
+      CHECK(max_slot.load() < vo::pool::threads_for(work));
+      for (auto &h : hits) {
+        REQUIRE(h.exchange(0) == 1);
+      }
+      std::atomic<std::size_t> calls{0};
+      vo::pool::parallel_for(n, work, [&](std::size_t begin, std::size_t end) {
+        calls.fetch_add(1);
+        for (std::size_t i = begin; i < end; ++i) {
+          hits[i].fetch_add(1);
+        }
+      });
       for (auto &h : hits) {
         REQUIRE(h.load() == 1);
+      }
+      if (work >= 2 * min_work_per_thread && threads > 1) {
+        CHECK(calls.load() > threads); // cut finer than one part per thread
       }
     }
   }
@@ -66,8 +245,8 @@ TEST_CASE("many threads calling at once get the single-threaded results") {
   std::vector<float> x(rows * dim);
   fill_random(x.data(), x.size(), 51);
   std::vector<float> expected(rows * dim);
-  REQUIRE(vo_normalize_f32(x.data(), rows, dim, dim, expected.data(), dim,
-                           VO_NONFINITE_PROPAGATE) == VO_OK);
+  REQUIRE(vo_normalize_f32(x.data(), rows, dim, dim, VO_NONFINITE_PROPAGATE, expected.data(), dim,
+                           nullptr) == VO_OK);
 
   std::atomic<int> mismatches{0};
   std::vector<std::thread> callers;
@@ -78,8 +257,8 @@ TEST_CASE("many threads calling at once get the single-threaded results") {
         if (t == 0 && rep == 5) {
           vo_set_num_threads(3); // changed while others compute
         }
-        if (vo_normalize_f32(x.data(), rows, dim, dim, out.data(), dim, VO_NONFINITE_PROPAGATE) !=
-                VO_OK ||
+        if (vo_normalize_f32(x.data(), rows, dim, dim, VO_NONFINITE_PROPAGATE, out.data(), dim,
+                             nullptr) != VO_OK ||
             !bitwise_equal(out.data(), expected.data(), out.size())) {
           mismatches.fetch_add(1);
         }
@@ -99,8 +278,8 @@ TEST_CASE("the pool works in a child after fork()") {
   std::vector<float> x(rows * dim), expected(rows * dim);
   fill_random(x.data(), x.size(), 61);
   // Use the pool in the parent first, so the child inherits a used pool.
-  REQUIRE(vo_normalize_f32(x.data(), rows, dim, dim, expected.data(), dim,
-                           VO_NONFINITE_PROPAGATE) == VO_OK);
+  REQUIRE(vo_normalize_f32(x.data(), rows, dim, dim, VO_NONFINITE_PROPAGATE, expected.data(), dim,
+                           nullptr) == VO_OK);
 
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
@@ -108,8 +287,8 @@ TEST_CASE("the pool works in a child after fork()") {
     alarm(20); // a hang fails the test instead of hanging the suite
     std::vector<float> out(rows * dim);
     for (int rep = 0; rep < 3; ++rep) {
-      if (vo_normalize_f32(x.data(), rows, dim, dim, out.data(), dim, VO_NONFINITE_PROPAGATE) !=
-              VO_OK ||
+      if (vo_normalize_f32(x.data(), rows, dim, dim, VO_NONFINITE_PROPAGATE, out.data(), dim,
+                           nullptr) != VO_OK ||
           !bitwise_equal(out.data(), expected.data(), out.size())) {
         _exit(3);
       }
@@ -123,8 +302,8 @@ TEST_CASE("the pool works in a child after fork()") {
 
   // The parent's pool still works.
   std::vector<float> out(rows * dim);
-  REQUIRE(vo_normalize_f32(x.data(), rows, dim, dim, out.data(), dim, VO_NONFINITE_PROPAGATE) ==
-          VO_OK);
+  REQUIRE(vo_normalize_f32(x.data(), rows, dim, dim, VO_NONFINITE_PROPAGATE, out.data(), dim,
+                           nullptr) == VO_OK);
   CHECK(bitwise_equal(out.data(), expected.data(), out.size()));
 }
 
@@ -138,7 +317,7 @@ TEST_CASE("fork while another thread is computing") {
   std::thread busy([&] {
     std::vector<float> out(rows * dim);
     while (!stop.load()) {
-      vo_normalize_f32(x.data(), rows, dim, dim, out.data(), dim, VO_NONFINITE_PROPAGATE);
+      vo_normalize_f32(x.data(), rows, dim, dim, VO_NONFINITE_PROPAGATE, out.data(), dim, nullptr);
     }
   });
   int failures = 0;
@@ -148,8 +327,8 @@ TEST_CASE("fork while another thread is computing") {
     if (pid == 0) {
       alarm(20);
       std::vector<float> out(rows * dim);
-      const vo_status s =
-          vo_normalize_f32(x.data(), rows, dim, dim, out.data(), dim, VO_NONFINITE_PROPAGATE);
+      const vo_status s = vo_normalize_f32(x.data(), rows, dim, dim, VO_NONFINITE_PROPAGATE,
+                                           out.data(), dim, nullptr);
       _exit(s == VO_OK && approx_equal(out[0], x[0] / ref_norm(x.data(), dim), 1e-6) ? 0 : 5);
     }
     int status = 0;

@@ -17,8 +17,11 @@ using namespace vo_test;
 // regressions_c.c: the same entry points, called from C with any int.
 extern "C" {
 const char *vo_test_status_string(int status);
-vo_status vo_test_normalize_f32(const float *x, size_t rows, size_t dim, float *out, int nonfinite);
-vo_status vo_test_cdist_f32(const float *a, const float *b, size_t dim, int metric, float *out);
+vo_status vo_test_normalize_f32(const float *x, size_t rows, size_t dim, int nonfinite, float *out,
+                                size_t *first_nonfinite);
+vo_status vo_test_cdist_f32(const float *a, size_t dim, const float *b, int metric, float *out);
+vo_status vo_test_topk_f32(const float *q, size_t dim, const float *base, int metric,
+                           int64_t *index, float *score);
 }
 
 TEST_CASE("enum arguments outside their enumerators, passed from C, are refused cleanly") {
@@ -26,21 +29,27 @@ TEST_CASE("enum arguments outside their enumerators, passed from C, are refused 
   // vo_status, vo_nonfinite or vo_metric. The library must answer without
   // loading an out-of-range enum object, which is undefined in C++ (UBSan:
   // "load of value 2, which is not a valid value for type 'vo_nonfinite'").
-  for (int code : {-1, 8, 999, 0x7fffffff}) {
+  for (int code : {-1, 3, 8, 999, 0x7fffffff}) {
     CAPTURE(code);
     CHECK(std::string(vo_test_status_string(code)) == "unknown status");
   }
   std::vector<float> x = {3, 4}, out = {-1, -1};
   for (int mode : {2, 255, -1}) {
     CAPTURE(mode);
-    CHECK(vo_test_normalize_f32(x.data(), 1, 2, out.data(), mode) == VO_ERR_INVALID_ARGUMENT);
+    std::size_t first = 77;
+    CHECK(vo_test_normalize_f32(x.data(), 1, 2, mode, out.data(), &first) ==
+          VO_ERR_INVALID_ARGUMENT);
     CHECK(out == std::vector<float>{-1, -1});
+    CHECK(first == 77);
   }
   float d = -1;
+  std::int64_t index = -1;
   for (int metric : {3, 7, -1}) {
     CAPTURE(metric);
-    CHECK(vo_test_cdist_f32(x.data(), x.data(), 2, metric, &d) == VO_ERR_INVALID_ARGUMENT);
+    CHECK(vo_test_cdist_f32(x.data(), 2, x.data(), metric, &d) == VO_ERR_INVALID_ARGUMENT);
+    CHECK(vo_test_topk_f32(x.data(), 2, x.data(), metric, &index, &d) == VO_ERR_INVALID_ARGUMENT);
     CHECK(d == -1.0f);
+    CHECK(index == -1);
   }
 }
 
@@ -55,10 +64,10 @@ TEST_CASE("dim 0 with any stride or a NULL pointer writes zeros without pointer 
   CHECK(vo_norms_f64(x.data(), 3, 0, huge, out.data()) == VO_OK);
   CHECK(out == std::vector<double>(3, 0.0));
   std::vector<float> outf(3, -1.0f);
-  CHECK(vo_dot_rows_f32(nullptr, 7, nullptr, huge, 3, 0, outf.data()) == VO_OK);
+  CHECK(vo_dot_rows_f32(nullptr, 3, 0, 7, nullptr, huge, outf.data()) == VO_OK);
   CHECK(outf == std::vector<float>(3, 0.0f));
   outf.assign(3, -1.0f);
-  CHECK(vo_cosine_similarity_rows_f32(nullptr, 5, nullptr, 5, 3, 0, outf.data()) == VO_OK);
+  CHECK(vo_cosine_similarity_rows_f32(nullptr, 3, 0, 5, nullptr, 5, outf.data()) == VO_OK);
   CHECK(outf == std::vector<float>(3, 0.0f));
   std::vector<float> xf(4, 1.0f);
   outf.assign(3, -1.0f);
@@ -103,21 +112,22 @@ TEST_CASE("double cosine when |a|^2 |b|^2 leaves the double range") {
     CAPTURE(n);
     CAPTURE(static_cast<double>(c.want));
     double got = -2;
-    REQUIRE(vo_cosine_similarity_f64(c.a.data(), c.b.data(), n, &got) == VO_OK);
+    REQUIRE(vo_cosine_similarity_f64(c.a.data(), n, c.b.data(), &got) == VO_OK);
     CHECK(approx_equal(got, c.want, tolerance<double>()));
     // Row-wise, both as pairs of rows and one against many (stride 0).
     std::vector<double> rows(2 * n), out(2, -2);
     std::copy(c.b.begin(), c.b.end(), rows.begin());
     std::copy(c.b.begin(), c.b.end(), rows.begin() + static_cast<std::ptrdiff_t>(n));
-    REQUIRE(vo_cosine_similarity_rows_f64(c.a.data(), 0, rows.data(), n, 2, n, out.data()) ==
+    REQUIRE(vo_cosine_similarity_rows_f64(c.a.data(), 2, n, 0, rows.data(), n, out.data()) ==
             VO_OK);
     CHECK(approx_equal(out[0], c.want, tolerance<double>()));
     CHECK(approx_equal(out[1], c.want, tolerance<double>()));
-    // And the kernels of every level this CPU runs.
-    for (vo::simd_level level : levels()) {
+    // And at every level this CPU runs.
+    for (const vo::simd_level *level : levels()) {
       CAPTURE(level_name(level));
+      const vo::scoped_level at(*level);
       double k = -2;
-      ops_of<double>(level).cosine_rows(c.a.data(), n, c.b.data(), n, 1, n, &k);
+      REQUIRE(vo_cosine_similarity_rows_f64(c.a.data(), 1, n, n, c.b.data(), n, &k) == VO_OK);
       CHECK(approx_equal(k, c.want, tolerance<double>()));
     }
   }

@@ -1,17 +1,18 @@
-// Distance matrices and exact top-k (api_search.cpp, kernels/search_impl.hpp)
-// at every SIMD level this host runs, against long-double references and a
-// brute-force top-k; plus the public entry points' error paths.
+// Distance matrices and exact top-k through the public C API at every SIMD
+// level this host runs (vo::scoped_level), against long-double references
+// and a brute-force top-k in the order of helpers.hpp; the paths the calls
+// take, seen through vo::diag; and the entry points' error paths.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <numeric>
 #include <vector>
 
-#include "api_search.hpp"
+#include "diag.hpp"
 #include "helpers.hpp"
+#include "tuning.hpp"
 #include "vector_ops.h"
 
 using namespace vo_test;
@@ -89,15 +90,21 @@ template <class T> bool close_to(T got, long double want, long double err) {
   return std::fabs(static_cast<long double>(got) - want) <= err;
 }
 
-// cdist through a level's table into an m x n output with stride n + 2; the
-// gaps between rows must stay untouched.
+// The calls with this many queries or more use the packed kernel.
+constexpr std::size_t k_packed = vo::tuning::packed_min_queries;
+
+// cdist at a level into an m x n output with stride n + 2; the gaps between
+// rows must stay untouched, and the call must have taken the kernel its
+// number of queries selects.
 template <class T>
-std::vector<T> run_cdist(const vo::kernel_table &kt, const matrix<T> &a, const matrix<T> &b,
+std::vector<T> run_cdist(const vo::simd_level &level, const matrix<T> &a, const matrix<T> &b,
                          vo_metric metric) {
+  const vo::scoped_level at(level);
   const std::size_t os = b.rows + 2;
   guarded_buffer<T> out(a.rows * os);
-  REQUIRE(vo::cdist(kt, a.data(), a.rows, a.stride, b.data(), b.rows, b.stride, a.dim, metric,
-                    out.data(), os) == VO_OK);
+  REQUIRE(api<T>::cdist(a.data(), a.rows, a.dim, a.stride, b.data(), b.rows, b.stride, metric,
+                        out.data(), os) == VO_OK);
+  REQUIRE(vo::diag::last().packed == (a.rows >= k_packed));
   REQUIRE(out.guards_intact());
   std::vector<T> dense(a.rows * b.rows);
   for (std::size_t i = 0; i < a.rows; ++i) {
@@ -117,40 +124,47 @@ template <class T> struct topk_result {
   std::size_t kk;
 };
 
+// top-k at a level, into outputs with row strides kk + 1 (indices) and
+// kk + 3 (scores): the gaps must stay untouched.
 template <class T>
-topk_result<T> run_topk(const vo::kernel_table &kt, const matrix<T> &q, const matrix<T> &b,
+topk_result<T> run_topk(const vo::simd_level &level, const matrix<T> &q, const matrix<T> &b,
                         vo_metric metric, std::size_t k) {
+  const vo::scoped_level at(level);
   const std::size_t kk = std::min(k, b.rows);
-  guarded_buffer<std::int64_t> idx(q.rows * kk);
-  guarded_buffer<T> sc(q.rows * kk);
-  REQUIRE(vo::topk(kt, q.data(), q.rows, q.stride, b.data(), b.rows, b.stride, q.dim, metric, k,
-                   idx.data(), sc.data()) == VO_OK);
+  const std::size_t is = kk + 1, ss = kk + 3;
+  guarded_buffer<std::int64_t> idx(q.rows * is);
+  guarded_buffer<T> sc(q.rows * ss);
+  REQUIRE(api<T>::topk(q.data(), q.rows, q.dim, q.stride, b.data(), b.rows, b.stride, metric, k,
+                       idx.data(), is, sc.data(), ss) == VO_OK);
+  REQUIRE(vo::diag::last().packed == (q.rows >= k_packed));
   REQUIRE(idx.guards_intact());
   REQUIRE(sc.guards_intact());
-  return {std::vector<std::int64_t>(idx.data(), idx.data() + q.rows * kk),
-          std::vector<T>(sc.data(), sc.data() + q.rows * kk), kk};
+  topk_result<T> r{std::vector<std::int64_t>(q.rows * kk), std::vector<T>(q.rows * kk), kk};
+  for (std::size_t i = 0; i < q.rows; ++i) {
+    for (std::size_t j = 0; j < kk; ++j) {
+      r.index[i * kk + j] = idx[i * is + j];
+      r.score[i * kk + j] = sc[i * ss + j];
+    }
+    REQUIRE(idx[i * is + kk] == guarded_buffer<std::int64_t>::sentinel());
+    for (std::size_t j = kk; j < ss; ++j) {
+      REQUIRE(bits_of(sc[i * ss + j]) == bits_of(guarded_buffer<T>::sentinel()));
+    }
+  }
+  return r;
 }
 
-// Brute force: sort every row of the score matrix by the documented order.
+// Brute force: every row of the score matrix in the documented order
+// (vo_test::topk_order, the one copy of that order).
 template <class T>
 topk_result<T> brute_topk(const std::vector<T> &scores, std::size_t m, std::size_t n,
                           vo_metric metric, std::size_t k) {
   const std::size_t kk = std::min(k, n);
   topk_result<T> r{std::vector<std::int64_t>(m * kk), std::vector<T>(m * kk), kk};
-  const bool lower = metric == VO_METRIC_SQEUCLIDEAN;
   for (std::size_t i = 0; i < m; ++i) {
-    std::vector<std::int64_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
     const T *row = scores.data() + i * n;
-    std::stable_sort(order.begin(), order.end(), [&](std::int64_t x, std::int64_t y) {
-      const T sx = row[x], sy = row[y];
-      if (std::isnan(sx) || std::isnan(sy)) {
-        return !std::isnan(sx) && std::isnan(sy);
-      }
-      return lower ? sx < sy : sx > sy;
-    });
+    const std::vector<std::size_t> order = topk_order(row, n, k, metric == VO_METRIC_SQEUCLIDEAN);
     for (std::size_t r2 = 0; r2 < kk; ++r2) {
-      r.index[i * kk + r2] = order[r2];
+      r.index[i * kk + r2] = static_cast<std::int64_t>(order[r2]);
       r.score[i * kk + r2] = row[order[r2]];
     }
   }
@@ -163,14 +177,14 @@ template <class T> void require_same(const topk_result<T> &got, const topk_resul
   REQUIRE(bitwise_equal(got.score.data(), want.score.data(), got.score.size()));
 }
 
-template <class T> void check_cdist_against_reference(vo::simd_level level) {
-  const vo::kernel_table &kt = *vo::table_for(level);
+template <class T> void check_cdist_against_reference(const vo::simd_level &kt) {
   struct shape {
     std::size_t m, n, dim;
   };
   // Dot-product tiles (6 x 4 and 4 x 3) full and at the edges, dims around
   // every lane count, a base larger than one block; then calls with enough
-  // queries for the packed kernel (vo::packed_min_queries), edges included.
+  // queries for the packed kernel (vo::tuning::packed_min_queries), edges
+  // included.
   const shape shapes[] = {{1, 1, 1},    {7, 5, 3},     {13, 11, 17},  {6, 4, 16},  {5, 9, 33},
                           {12, 13, 64}, {3, 7, 100},   {8, 6, 768},   {2, 700, 5}, {9, 3, 4096},
                           {256, 33, 1}, {263, 37, 19}, {269, 70, 300}};
@@ -200,19 +214,19 @@ template <class T> void check_cdist_against_reference(vo::simd_level level) {
 } // namespace
 
 TEST_CASE("cdist matches a long-double reference at every level") {
-  for (vo::simd_level level : levels()) {
+  for (const vo::simd_level *level : levels()) {
     CAPTURE(level_name(level));
-    check_cdist_against_reference<float>(level);
-    check_cdist_against_reference<double>(level);
+    check_cdist_against_reference<float>(*level);
+    check_cdist_against_reference<double>(*level);
   }
 }
 
 TEST_CASE("cdist on small integers is exact: pins the batched horizontal sums") {
   // Every partial sum is an integer below 2^24, so any lane mix-up in the
   // transposing reduction shows as a wrong value, not as rounding.
-  for (vo::simd_level level : levels()) {
+  for (const vo::simd_level *level : levels()) {
     CAPTURE(level_name(level));
-    const vo::kernel_table &kt = *vo::table_for(level);
+    const vo::simd_level &kt = *level;
     for (std::size_t dim : {1u, 5u, 16u, 31u, 64u, 67u, 200u}) {
       CAPTURE(dim);
       // 13 queries: the dot-product tiles; 262: the packed kernel.
@@ -244,7 +258,7 @@ TEST_CASE("cdist on small integers is exact: pins the batched horizontal sums") 
 
 namespace {
 // Zero, NaN, inf, tiny and huge query rows against a few base rows.
-void special_rows_case(const vo::kernel_table &kt, std::size_t m, std::size_t dim) {
+void special_rows_case(const vo::simd_level &kt, std::size_t m, std::size_t dim) {
   matrix<float> a(m, dim), b(6, dim);
   a.randomize(5);
   b.randomize(50);
@@ -294,12 +308,12 @@ void special_rows_case(const vo::kernel_table &kt, std::size_t m, std::size_t di
 } // namespace
 
 TEST_CASE("cdist special rows: zeros, NaN, infinities, tiny and huge values") {
-  for (vo::simd_level level : levels()) {
+  for (const vo::simd_level *level : levels()) {
     CAPTURE(level_name(level));
-    const vo::kernel_table &kt = *vo::table_for(level);
+    const vo::simd_level &kt = *level;
     const std::size_t dim = 21;
     // 7 queries: the dot-product tiles; more: the packed kernel.
-    for (std::size_t m : {std::size_t{7}, vo::packed_min_queries + 3}) {
+    for (std::size_t m : {std::size_t{7}, k_packed + 3}) {
       CAPTURE(m);
       special_rows_case(kt, m, dim);
     }
@@ -307,9 +321,9 @@ TEST_CASE("cdist special rows: zeros, NaN, infinities, tiny and huge values") {
 }
 
 TEST_CASE("float dot products that overflow midway but not in the end") {
-  for (vo::simd_level level : levels()) {
+  for (const vo::simd_level *level : levels()) {
     CAPTURE(level_name(level));
-    const vo::kernel_table &kt = *vo::table_for(level);
+    const vo::simd_level &kt = *level;
     matrix<float> x(1, 2), y(1, 2);
     x.row(0)[0] = 1e20f;
     x.row(0)[1] = 1e20f;
@@ -321,9 +335,9 @@ TEST_CASE("float dot products that overflow midway but not in the end") {
 }
 
 TEST_CASE("squared euclidean never cancels catastrophically (scikit-learn #9354)") {
-  for (vo::simd_level level : levels()) {
+  for (const vo::simd_level *level : levels()) {
     CAPTURE(level_name(level));
-    const vo::kernel_table &kt = *vo::table_for(level);
+    const vo::simd_level &kt = *level;
     const std::size_t dim = 384;
     // Rows far from the origin and close to each other: the norm form
     // |a|^2 + |b|^2 - 2ab would lose every significant digit in float.
@@ -355,7 +369,7 @@ TEST_CASE("squared euclidean never cancels catastrophically (scikit-learn #9354)
 
 namespace {
 // Ties, NaN rows and every k against the brute force over cdist.
-void topk_brute_force_case(const vo::kernel_table &kt, std::size_t m) {
+void topk_brute_force_case(const vo::simd_level &kt, std::size_t m) {
   const std::size_t dim = 37, n = 301;
   matrix<float> q(m, dim), b(n, dim);
   q.randomize(3);
@@ -399,11 +413,11 @@ void topk_brute_force_case(const vo::kernel_table &kt, std::size_t m) {
 } // namespace
 
 TEST_CASE("top-k equals a brute force over the same level's cdist") {
-  for (vo::simd_level level : levels()) {
+  for (const vo::simd_level *level : levels()) {
     CAPTURE(level_name(level));
-    const vo::kernel_table &kt = *vo::table_for(level);
+    const vo::simd_level &kt = *level;
     // 11 queries: the dot-product tiles; more: the packed kernel.
-    for (std::size_t m : {std::size_t{11}, vo::packed_min_queries + 14}) {
+    for (std::size_t m : {std::size_t{11}, k_packed + 14}) {
       CAPTURE(m);
       topk_brute_force_case(kt, m);
     }
@@ -411,9 +425,9 @@ TEST_CASE("top-k equals a brute force over the same level's cdist") {
 }
 
 TEST_CASE("top-k in double and the shapes around the tiles") {
-  for (vo::simd_level level : levels()) {
+  for (const vo::simd_level *level : levels()) {
     CAPTURE(level_name(level));
-    const vo::kernel_table &kt = *vo::table_for(level);
+    const vo::simd_level &kt = *level;
     for (std::size_t m : {1u, 5u, 6u, 7u, 13u}) {
       for (std::size_t n : {1u, 3u, 4u, 5u, 26u}) {
         CAPTURE(m);
@@ -433,9 +447,9 @@ TEST_CASE("top-k in double and the shapes around the tiles") {
 }
 
 TEST_CASE("queries that are rows of the base find themselves first") {
-  for (vo::simd_level level : levels()) {
+  for (const vo::simd_level *level : levels()) {
     CAPTURE(level_name(level));
-    const vo::kernel_table &kt = *vo::table_for(level);
+    const vo::simd_level &kt = *level;
     const std::size_t dim = 64, n = 500;
     matrix<float> b(n, dim);
     b.randomize(21);
@@ -466,9 +480,10 @@ TEST_CASE("queries that are rows of the base find themselves first") {
 
 TEST_CASE("cdist and top-k are bitwise identical for 1, 2 and 7 threads") {
   const std::size_t dim = 70;
-  // The packed kernel split over queries (2 threads) and over the base (7);
-  // the dot-product tiles split over queries (2) and over the base (7); few
-  // queries, always split over the base.
+  // The packed kernel (300 queries) and the dot-product tiles (100), each
+  // split over queries with few threads and over the base with many; few
+  // queries (5), split over the base. vo::diag shows that both splits ran.
+  bool saw_query_split = false, saw_base_split = false;
   for (std::size_t m : {300u, 100u, 5u}) {
     CAPTURE(m);
     const std::size_t n = m == 5 ? 3000 : 260;
@@ -482,8 +497,12 @@ TEST_CASE("cdist and top-k are bitwise identical for 1, 2 and 7 threads") {
       const std::size_t threads[] = {1, 2, 7};
       for (int t = 0; t < 3; ++t) {
         vo_set_num_threads(threads[t]);
-        cd[t] = run_cdist(vo::active_kernels(), q, b, metric);
-        tk[t] = run_topk(vo::active_kernels(), q, b, metric, 10);
+        cd[t] = run_cdist(vo::active_level(), q, b, metric);
+        tk[t] = run_topk(vo::active_level(), q, b, metric, 10);
+        const vo::diag::last_call &d = vo::diag::last();
+        if (d.threads > 1) {
+          (d.split_by_queries ? saw_query_split : saw_base_split) = true;
+        }
       }
       vo_set_num_threads(0);
       for (int t = 1; t < 3; ++t) {
@@ -493,6 +512,8 @@ TEST_CASE("cdist and top-k are bitwise identical for 1, 2 and 7 threads") {
       require_same(tk[0], brute_topk(cd[0], m, n, metric, 10));
     }
   }
+  CHECK(saw_query_split);
+  CHECK(saw_base_split);
 }
 
 TEST_CASE("empty inputs and dim 0") {
@@ -500,18 +521,21 @@ TEST_CASE("empty inputs and dim 0") {
   std::int64_t idx[4] = {9, 9, 9, 9};
   const float x[3] = {1, 2, 3};
   // Empty base: nothing to return, nothing written.
-  CHECK(vo_topk_f32(x, 1, 3, nullptr, 0, 3, 3, VO_METRIC_COSINE, 5, nullptr, nullptr) == VO_OK);
-  CHECK(vo_topk_f32(x, 1, 3, nullptr, 0, 3, 3, VO_METRIC_COSINE, 5, idx, out) == VO_OK);
+  CHECK(vo_topk_f32(x, 1, 3, 3, nullptr, 0, 3, VO_METRIC_COSINE, 5, nullptr, 0, nullptr, 0) ==
+        VO_OK);
+  CHECK(vo_topk_f32(x, 1, 3, 3, nullptr, 0, 3, VO_METRIC_COSINE, 5, idx, 0, out, 0) == VO_OK);
   CHECK(idx[0] == 9);
-  CHECK(vo_cdist_f32(x, 1, 3, nullptr, 0, 3, 3, VO_METRIC_DOT, out, 0) == VO_OK);
+  CHECK(vo_cdist_f32(x, 1, 3, 3, nullptr, 0, 3, VO_METRIC_DOT, out, 0) == VO_OK);
   CHECK(out[0] == 7);
-  CHECK(vo_cdist_f32(nullptr, 0, 3, x, 1, 3, 3, VO_METRIC_DOT, nullptr, 1) == VO_OK);
-  CHECK(vo_topk_f64(nullptr, 0, 3, nullptr, 0, 3, 3, VO_METRIC_DOT, 1, nullptr, nullptr) == VO_OK);
+  CHECK(vo_cdist_f32(nullptr, 0, 3, 3, x, 1, 3, VO_METRIC_DOT, nullptr, 1) == VO_OK);
+  CHECK(vo_topk_f64(nullptr, 0, 3, 3, nullptr, 0, 3, VO_METRIC_DOT, 1, nullptr, 0, nullptr, 0) ==
+        VO_OK);
   // dim 0: every score is 0; top-k lists the first rows.
-  CHECK(vo_cdist_f32(nullptr, 2, 0, nullptr, 2, 0, 0, VO_METRIC_COSINE, out, 2) == VO_OK);
+  CHECK(vo_cdist_f32(nullptr, 2, 0, 0, nullptr, 2, 0, VO_METRIC_COSINE, out, 2) == VO_OK);
   CHECK(out[0] == 0);
   CHECK(out[3] == 0);
-  CHECK(vo_topk_f32(nullptr, 2, 0, nullptr, 5, 0, 0, VO_METRIC_SQEUCLIDEAN, 2, idx, out) == VO_OK);
+  CHECK(vo_topk_f32(nullptr, 2, 0, 0, nullptr, 5, 0, VO_METRIC_SQEUCLIDEAN, 2, idx, 2, out, 2) ==
+        VO_OK);
   CHECK(idx[0] == 0);
   CHECK(idx[1] == 1);
   CHECK(idx[2] == 0);
@@ -529,60 +553,61 @@ TEST_CASE("cdist and top-k error paths leave the outputs untouched") {
            std::all_of(idx.begin(), idx.end(), [](std::int64_t v) { return v == -7; });
   };
   const auto bad_metric = static_cast<vo_metric>(3);
+  const auto dot = VO_METRIC_DOT;
   // NULL pointers.
-  CHECK(vo_cdist_f32(nullptr, 4, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, out.data(), 5) ==
+  CHECK(vo_cdist_f32(nullptr, 4, 8, 8, b.data(), 5, 8, dot, out.data(), 5) == VO_ERR_NULL_POINTER);
+  CHECK(vo_cdist_f32(a.data(), 4, 8, 8, nullptr, 5, 8, dot, out.data(), 5) == VO_ERR_NULL_POINTER);
+  CHECK(vo_cdist_f32(a.data(), 4, 8, 8, b.data(), 5, 8, dot, nullptr, 5) == VO_ERR_NULL_POINTER);
+  CHECK(vo_topk_f32(a.data(), 4, 8, 8, b.data(), 5, 8, dot, 3, nullptr, 3, sc.data(), 3) ==
         VO_ERR_NULL_POINTER);
-  CHECK(vo_cdist_f32(a.data(), 4, 8, nullptr, 5, 8, 8, VO_METRIC_DOT, out.data(), 5) ==
-        VO_ERR_NULL_POINTER);
-  CHECK(vo_cdist_f32(a.data(), 4, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, nullptr, 5) ==
-        VO_ERR_NULL_POINTER);
-  CHECK(vo_topk_f32(a.data(), 4, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, 3, nullptr, sc.data()) ==
-        VO_ERR_NULL_POINTER);
-  CHECK(vo_topk_f32(a.data(), 4, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, 3, idx.data(), nullptr) ==
+  CHECK(vo_topk_f32(a.data(), 4, 8, 8, b.data(), 5, 8, dot, 3, idx.data(), 3, nullptr, 3) ==
         VO_ERR_NULL_POINTER);
   // Strides below the row length, unknown metric, k == 0.
-  CHECK(vo_cdist_f32(a.data(), 4, 7, b.data(), 5, 8, 8, VO_METRIC_DOT, out.data(), 5) ==
+  CHECK(vo_cdist_f32(a.data(), 4, 8, 7, b.data(), 5, 8, dot, out.data(), 5) ==
         VO_ERR_INVALID_ARGUMENT);
-  CHECK(vo_cdist_f32(a.data(), 4, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, out.data(), 4) ==
+  CHECK(vo_cdist_f32(a.data(), 4, 8, 8, b.data(), 5, 8, dot, out.data(), 4) ==
         VO_ERR_INVALID_ARGUMENT);
-  CHECK(vo_cdist_f32(a.data(), 4, 8, b.data(), 5, 8, 8, bad_metric, out.data(), 5) ==
+  CHECK(vo_cdist_f32(a.data(), 4, 8, 8, b.data(), 5, 8, bad_metric, out.data(), 5) ==
         VO_ERR_INVALID_ARGUMENT);
-  CHECK(vo_topk_f32(a.data(), 4, 8, b.data(), 5, 8, 8, bad_metric, 3, idx.data(), sc.data()) ==
+  CHECK(vo_topk_f32(a.data(), 4, 8, 8, b.data(), 5, 8, bad_metric, 3, idx.data(), 3, sc.data(),
+                    3) == VO_ERR_INVALID_ARGUMENT);
+  CHECK(vo_topk_f32(a.data(), 4, 8, 8, b.data(), 5, 8, dot, 0, idx.data(), 3, sc.data(), 3) ==
         VO_ERR_INVALID_ARGUMENT);
-  CHECK(vo_topk_f32(a.data(), 4, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, 0, idx.data(), sc.data()) ==
+  CHECK(vo_topk_f32(a.data(), 4, 8, 8, b.data(), 5, 4, dot, 3, idx.data(), 3, sc.data(), 3) ==
         VO_ERR_INVALID_ARGUMENT);
-  CHECK(vo_topk_f32(a.data(), 4, 8, b.data(), 5, 4, 8, VO_METRIC_DOT, 3, idx.data(), sc.data()) ==
+  // Output strides below kk = min(k, n).
+  CHECK(vo_topk_f32(a.data(), 4, 8, 8, b.data(), 5, 8, dot, 3, idx.data(), 2, sc.data(), 3) ==
+        VO_ERR_INVALID_ARGUMENT);
+  CHECK(vo_topk_f32(a.data(), 4, 8, 8, b.data(), 5, 8, dot, 3, idx.data(), 3, sc.data(), 2) ==
         VO_ERR_INVALID_ARGUMENT);
   // Overlaps: output over an input, the two top-k outputs over each other.
-  CHECK(vo_cdist_f32(a.data(), 2, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, a.data() + 8, 5) ==
+  CHECK(vo_cdist_f32(a.data(), 2, 8, 8, b.data(), 5, 8, dot, a.data() + 8, 5) ==
         VO_ERR_INVALID_ARGUMENT);
-  CHECK(vo_cdist_f32(a.data(), 4, 8, b.data(), 2, 8, 8, VO_METRIC_DOT, b.data() + 4, 2) ==
+  CHECK(vo_cdist_f32(a.data(), 4, 8, 8, b.data(), 2, 8, dot, b.data() + 4, 2) ==
         VO_ERR_INVALID_ARGUMENT);
-  CHECK(vo_topk_f32(a.data(), 4, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, 3, idx.data(),
-                    reinterpret_cast<float *>(idx.data()) + 2) == VO_ERR_INVALID_ARGUMENT);
-  CHECK(vo_topk_f32(a.data(), 2, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, 3, idx.data(),
-                    a.data() + 10) == VO_ERR_INVALID_ARGUMENT);
+  CHECK(vo_topk_f32(a.data(), 4, 8, 8, b.data(), 5, 8, dot, 3, idx.data(), 3,
+                    reinterpret_cast<float *>(idx.data()) + 2, 3) == VO_ERR_INVALID_ARGUMENT);
+  CHECK(vo_topk_f32(a.data(), 2, 8, 8, b.data(), 5, 8, dot, 3, idx.data(), 3, a.data() + 10, 3) ==
+        VO_ERR_INVALID_ARGUMENT);
   // Misaligned pointers.
   CHECK(vo_cdist_f32(reinterpret_cast<const float *>(reinterpret_cast<const char *>(a.data()) + 1),
-                     2, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, out.data(),
-                     5) == VO_ERR_INVALID_ARGUMENT);
-  CHECK(vo_topk_f32(a.data(), 4, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, 3,
-                    reinterpret_cast<std::int64_t *>(reinterpret_cast<char *>(idx.data()) + 4),
-                    sc.data()) == VO_ERR_INVALID_ARGUMENT);
+                     2, 8, 8, b.data(), 5, 8, dot, out.data(), 5) == VO_ERR_INVALID_ARGUMENT);
+  CHECK(vo_topk_f32(a.data(), 4, 8, 8, b.data(), 5, 8, dot, 3,
+                    reinterpret_cast<std::int64_t *>(reinterpret_cast<char *>(idx.data()) + 4), 3,
+                    sc.data(), 3) == VO_ERR_INVALID_ARGUMENT);
   // Sizes that do not fit the address space.
   const std::size_t huge = std::numeric_limits<std::size_t>::max() / 4;
-  CHECK(vo_cdist_f32(a.data(), huge, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, out.data(), 5) ==
+  CHECK(vo_cdist_f32(a.data(), huge, 8, 8, b.data(), 5, 8, dot, out.data(), 5) == VO_ERR_OVERFLOW);
+  CHECK(vo_cdist_f32(a.data(), 4, 8, 8, b.data(), huge, 8, dot, out.data(), huge) ==
         VO_ERR_OVERFLOW);
-  CHECK(vo_cdist_f32(a.data(), 4, 8, b.data(), huge, 8, 8, VO_METRIC_DOT, out.data(), huge) ==
+  CHECK(vo_topk_f32(a.data(), huge, 8, 8, b.data(), 5, 8, dot, 3, idx.data(), 3, sc.data(), 3) ==
         VO_ERR_OVERFLOW);
-  CHECK(vo_topk_f32(a.data(), huge, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, 3, idx.data(),
-                    sc.data()) == VO_ERR_OVERFLOW);
-  CHECK(vo_topk_f64(reinterpret_cast<const double *>(a.data()), 2, 4,
-                    reinterpret_cast<const double *>(b.data()), 2, 4, 4, VO_METRIC_DOT, 3,
-                    idx.data(), nullptr) == VO_ERR_NULL_POINTER);
+  CHECK(vo_topk_f64(reinterpret_cast<const double *>(a.data()), 2, 4, 4,
+                    reinterpret_cast<const double *>(b.data()), 2, 4, dot, 3, idx.data(), 2,
+                    nullptr, 2) == VO_ERR_NULL_POINTER);
   CHECK(untouched());
   // And the same call with valid arguments works.
-  CHECK(vo_topk_f32(a.data(), 4, 8, b.data(), 5, 8, 8, VO_METRIC_DOT, 3, idx.data(), sc.data()) ==
+  CHECK(vo_topk_f32(a.data(), 4, 8, 8, b.data(), 5, 8, dot, 3, idx.data(), 3, sc.data(), 3) ==
         VO_OK);
   CHECK(sc[0] == 16.0f);
   CHECK(idx[0] == 0);
@@ -591,17 +616,33 @@ TEST_CASE("cdist and top-k error paths leave the outputs untouched") {
 
 TEST_CASE("top-k with a large k keeps its selections bounded and its results") {
   // 7 threads and 200 queries would split over the base, but 7 sets of
-  // 200 x 6000 selections exceed the cap: the queries are split instead.
+  // 200 x 6000 selections (12 bytes each: 100 MB) exceed the cap
+  // (vo::tuning::max_selection_bytes): the queries are split instead. The
+  // results do not change; vo::diag shows the cap took effect.
   const std::size_t m = 200, n = 6000, dim = 4, k = 6000;
   matrix<float> q(m, dim), b(n, dim);
   q.randomize(12);
   b.randomize(120);
   vo_set_num_threads(7);
-  const topk_result<float> seven = run_topk(vo::active_kernels(), q, b, VO_METRIC_DOT, k);
+  const topk_result<float> seven = run_topk(vo::active_level(), q, b, VO_METRIC_DOT, k);
+  const vo::diag::last_call capped = vo::diag::last();
+  // A k small enough for the selections to fit: the base split stays.
+  const topk_result<float> small_k = run_topk(vo::active_level(), q, b, VO_METRIC_DOT, 100);
+  const vo::diag::last_call uncapped = vo::diag::last();
   vo_set_num_threads(1);
-  const topk_result<float> one = run_topk(vo::active_kernels(), q, b, VO_METRIC_DOT, k);
+  const topk_result<float> one = run_topk(vo::active_level(), q, b, VO_METRIC_DOT, k);
   vo_set_num_threads(0);
+
+  CHECK(capped.selection_capped);
+  CHECK(capped.split_by_queries);
+  CHECK(capped.selection_bytes <= vo::tuning::max_selection_bytes);
+  CHECK_FALSE(uncapped.selection_capped);
+  CHECK(uncapped.selection_bytes <= vo::tuning::max_selection_bytes);
+  if (!uncapped.split_by_queries) {
+    CHECK(uncapped.selection_bytes > 0); // each part keeps its own selections
+  }
   require_same(seven, one);
-  require_same(one, brute_topk(run_cdist(vo::active_kernels(), q, b, VO_METRIC_DOT), m, n,
-                               VO_METRIC_DOT, k));
+  const std::vector<float> all = run_cdist(vo::active_level(), q, b, VO_METRIC_DOT);
+  require_same(one, brute_topk(all, m, n, VO_METRIC_DOT, k));
+  require_same(small_k, brute_topk(all, m, n, VO_METRIC_DOT, 100));
 }

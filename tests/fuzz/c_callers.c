@@ -3,40 +3,46 @@
  * in C++ the conversion itself would be undefined. */
 #include "vector_ops.h"
 
-vo_status fuzz_normalize_f32(const float *x, size_t rows, size_t dim, size_t x_stride, float *out,
-                             size_t out_stride, int nonfinite) {
-  return vo_normalize_f32(x, rows, dim, x_stride, out, out_stride, (vo_nonfinite)nonfinite);
+vo_status fuzz_normalize_f32(const float *x, size_t rows, size_t dim, size_t x_stride,
+                             int nonfinite, float *out, size_t out_stride,
+                             size_t *first_nonfinite) {
+  return vo_normalize_f32(x, rows, dim, x_stride, (vo_nonfinite)nonfinite, out, out_stride,
+                          first_nonfinite);
 }
 
-vo_status fuzz_normalize_f64(const double *x, size_t rows, size_t dim, size_t x_stride, double *out,
-                             size_t out_stride, int nonfinite) {
-  return vo_normalize_f64(x, rows, dim, x_stride, out, out_stride, (vo_nonfinite)nonfinite);
+vo_status fuzz_normalize_f64(const double *x, size_t rows, size_t dim, size_t x_stride,
+                             int nonfinite, double *out, size_t out_stride,
+                             size_t *first_nonfinite) {
+  return vo_normalize_f64(x, rows, dim, x_stride, (vo_nonfinite)nonfinite, out, out_stride,
+                          first_nonfinite);
 }
 
 const char *fuzz_status_string(int status) {
   return vo_status_string((vo_status)status);
 }
 
-vo_status fuzz_cdist_f32(const float *a, size_t m, size_t a_stride, const float *b, size_t n,
-                         size_t b_stride, size_t dim, int metric, float *out, size_t out_stride) {
-  return vo_cdist_f32(a, m, a_stride, b, n, b_stride, dim, (vo_metric)metric, out, out_stride);
+vo_status fuzz_cdist_f32(const float *a, size_t m, size_t dim, size_t a_stride, const float *b,
+                         size_t n, size_t b_stride, int metric, float *out, size_t out_stride) {
+  return vo_cdist_f32(a, m, dim, a_stride, b, n, b_stride, (vo_metric)metric, out, out_stride);
 }
 
-vo_status fuzz_cdist_f64(const double *a, size_t m, size_t a_stride, const double *b, size_t n,
-                         size_t b_stride, size_t dim, int metric, double *out, size_t out_stride) {
-  return vo_cdist_f64(a, m, a_stride, b, n, b_stride, dim, (vo_metric)metric, out, out_stride);
+vo_status fuzz_cdist_f64(const double *a, size_t m, size_t dim, size_t a_stride, const double *b,
+                         size_t n, size_t b_stride, int metric, double *out, size_t out_stride) {
+  return vo_cdist_f64(a, m, dim, a_stride, b, n, b_stride, (vo_metric)metric, out, out_stride);
 }
 
-vo_status fuzz_topk_f32(const float *queries, size_t m, size_t q_stride, const float *base,
-                        size_t n, size_t base_stride, size_t dim, int metric, size_t k,
-                        int64_t *indices, float *scores) {
-  return vo_topk_f32(queries, m, q_stride, base, n, base_stride, dim, (vo_metric)metric, k, indices,
-                     scores);
+vo_status fuzz_topk_f32(const float *queries, size_t m, size_t dim, size_t q_stride,
+                        const float *base, size_t n, size_t base_stride, int metric, size_t k,
+                        int64_t *indices, size_t indices_stride, float *scores,
+                        size_t scores_stride) {
+  return vo_topk_f32(queries, m, dim, q_stride, base, n, base_stride, (vo_metric)metric, k, indices,
+                     indices_stride, scores, scores_stride);
 }
 
-vo_status fuzz_topk_f64(const double *queries, size_t m, size_t q_stride, const double *base,
-                        size_t n, size_t base_stride, size_t dim, int metric, size_t k,
-                        int64_t *indices, double *scores) {
-  return vo_topk_f64(queries, m, q_stride, base, n, base_stride, dim, (vo_metric)metric, k, indices,
-                     scores);
+vo_status fuzz_topk_f64(const double *queries, size_t m, size_t dim, size_t q_stride,
+                        const double *base, size_t n, size_t base_stride, int metric, size_t k,
+                        int64_t *indices, size_t indices_stride, double *scores,
+                        size_t scores_stride) {
+  return vo_topk_f64(queries, m, dim, q_stride, base, n, base_stride, (vo_metric)metric, k, indices,
+                     indices_stride, scores, scores_stride);
 }

@@ -1,5 +1,5 @@
-// libFuzzer harness over the public C API, and behind it the kernel table of
-// every SIMD level this CPU runs.
+// libFuzzer harness over the public C API, at every SIMD level this CPU
+// runs.
 //
 // One input is one call. The input picks the function and element type, the
 // shapes (rows, dim, strides: 0 to broadcast, below dim to be refused, huge
@@ -17,18 +17,23 @@
 //    zones before and after, gaps between strided rows hold sentinels too,
 //    and every byte of every allocation is compared before and after;
 //  - results agree with a scalar long-double reference (tests/cpp/helpers.hpp)
-//    within the header's tolerances;
-//  - the kernels of every runnable SIMD level, called directly through
-//    vo::table_for(), satisfy the same checks on the same arguments, and the
-//    active level gives bitwise the public entry point's results (whatever
-//    the thread count).
+//    within the header's tolerances, and a NaN result is the canonical NaN;
+//  - vo_normalize_*'s first_nonfinite names the first non-finite row, and
+//    only when the header says it is written;
+//  - top-k results are the header's order (vo_test::topk_order, the copy
+//    the doctest suite uses too) over the scores vo_cdist_* gives, bitwise;
+//  - the same call at every runnable SIMD level (forced with vo::scoped_level)
+//    gives the same status and satisfies the same checks, and at each level
+//    the results are bitwise the same for two thread counts; at the default
+//    level they are bitwise the first call's.
 // Sentinels are NaNs with a payload no computation produces, so a kernel
 // that read a gap or a guard would also turn its result into NaN.
 //
-// Adding a function is one more entry in k_cases: a function that reads its
-// arguments from the input into a `call_plan`, writes the input values, and
-// hands `run_plan` the public call, the direct kernel call and the result
-// check.
+// Only the public C API is called: the harness does not depend on how the
+// library lays out its kernels. Adding a function is one more entry in
+// k_cases: a function that reads its arguments from the input into a
+// `call_plan`, writes the input values, and hands `run_plan` the public call
+// and the result check.
 //
 // Built two ways (tests/fuzz/meson.build): with -fsanitize=fuzzer as the
 // libFuzzer binary `fuzz_api` (clang, `make fuzz`), and with replay_main.cpp
@@ -49,28 +54,30 @@
 #include <utility>
 #include <vector>
 
-#include "api_search.hpp"
 #include "dispatch.hpp"
 #include "helpers.hpp"
 #include "vector_ops.h"
 
 // c_callers.c: entry points called from C with any int as the enum argument.
 extern "C" {
-vo_status fuzz_normalize_f32(const float *x, size_t rows, size_t dim, size_t x_stride, float *out,
-                             size_t out_stride, int nonfinite);
-vo_status fuzz_normalize_f64(const double *x, size_t rows, size_t dim, size_t x_stride, double *out,
-                             size_t out_stride, int nonfinite);
+vo_status fuzz_normalize_f32(const float *x, size_t rows, size_t dim, size_t x_stride,
+                             int nonfinite, float *out, size_t out_stride, size_t *first_nonfinite);
+vo_status fuzz_normalize_f64(const double *x, size_t rows, size_t dim, size_t x_stride,
+                             int nonfinite, double *out, size_t out_stride,
+                             size_t *first_nonfinite);
 const char *fuzz_status_string(int status);
-vo_status fuzz_cdist_f32(const float *a, size_t m, size_t a_stride, const float *b, size_t n,
-                         size_t b_stride, size_t dim, int metric, float *out, size_t out_stride);
-vo_status fuzz_cdist_f64(const double *a, size_t m, size_t a_stride, const double *b, size_t n,
-                         size_t b_stride, size_t dim, int metric, double *out, size_t out_stride);
-vo_status fuzz_topk_f32(const float *queries, size_t m, size_t q_stride, const float *base,
-                        size_t n, size_t base_stride, size_t dim, int metric, size_t k,
-                        int64_t *indices, float *scores);
-vo_status fuzz_topk_f64(const double *queries, size_t m, size_t q_stride, const double *base,
-                        size_t n, size_t base_stride, size_t dim, int metric, size_t k,
-                        int64_t *indices, double *scores);
+vo_status fuzz_cdist_f32(const float *a, size_t m, size_t dim, size_t a_stride, const float *b,
+                         size_t n, size_t b_stride, int metric, float *out, size_t out_stride);
+vo_status fuzz_cdist_f64(const double *a, size_t m, size_t dim, size_t a_stride, const double *b,
+                         size_t n, size_t b_stride, int metric, double *out, size_t out_stride);
+vo_status fuzz_topk_f32(const float *queries, size_t m, size_t dim, size_t q_stride,
+                        const float *base, size_t n, size_t base_stride, int metric, size_t k,
+                        int64_t *indices, size_t indices_stride, float *scores,
+                        size_t scores_stride);
+vo_status fuzz_topk_f64(const double *queries, size_t m, size_t dim, size_t q_stride,
+                        const double *base, size_t n, size_t base_stride, int metric, size_t k,
+                        int64_t *indices, size_t indices_stride, double *scores,
+                        size_t scores_stride);
 }
 
 namespace {
@@ -513,9 +520,10 @@ constexpr unsigned bit(vo_status s) {
 }
 
 // Statuses the call may return: `definite` holds the codes of rules the
-// arguments break; `maybe` those the header leaves open (a stride or an
-// alignment of a matrix that addresses no element, a rows x dim product
-// that only overflows as a count of work).
+// arguments break; `maybe` those the header leaves open (a stride of a
+// matrix that addresses no element, a rows x dim product that only
+// overflows as a count of work). A pointer to zero elements needs no
+// alignment: that is never an error.
 struct verdict {
   unsigned definite = 0;
   unsigned maybe = 0;
@@ -548,8 +556,8 @@ verdict expected_statuses(const std::vector<arg_spec> &args,
     if (__builtin_mul_overflow(a.rows, a.dim, &count)) {
       v.maybe |= bit(VO_ERR_OVERFLOW);
     }
-    if (a.ptr != nullptr && reinterpret_cast<std::uintptr_t>(a.ptr) % a.elem != 0) {
-      unless_empty |= bit(VO_ERR_INVALID_ARGUMENT);
+    if (!empty && a.ptr != nullptr && reinterpret_cast<std::uintptr_t>(a.ptr) % a.elem != 0) {
+      v.definite |= bit(VO_ERR_INVALID_ARGUMENT);
     }
   }
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -751,16 +759,12 @@ template <class T> bool close(T got, long double want, long double bound) {
   return std::fabs(static_cast<long double>(got) - want) <= bound;
 }
 
-std::string level_label(const vo::kernel_table *t) {
-  return t == nullptr ? std::string("public entry point") : std::string(t->name) + " kernels";
-}
-
 template <class T> bool any_nonfinite(const std::vector<T> &v) {
   return std::any_of(v.begin(), v.end(), [](T x) { return !std::isfinite(x); });
 }
 
 // What one output must be, computed once per input and compared after the
-// public call and after each level's kernels.
+// call at each level and thread count.
 struct expected {
   long double want = 0;
   long double bound = 0;   // allowed |got - want|
@@ -810,9 +814,20 @@ template <class T> expected expect_norm(const std::vector<T> &x) {
   return e;
 }
 
+// Any NaN a function returns is the positive quiet NaN (vector_ops.h).
+template <class T>
+void require_canonical_nan(T got, const char *what, const char *who, std::size_t at) {
+  if (!vo_test::number_or_canonical_nan(got)) {
+    fail("%s: %s %zu is a NaN with bits 0x%llx, not the canonical 0x%llx", who, what, at,
+         static_cast<unsigned long long>(vo_test::bits_of(got)),
+         static_cast<unsigned long long>(vo_test::canonical_nan_bits<T>()));
+  }
+}
+
 template <class T>
 void compare(T got, const expected &e, const char *what, const char *who, std::size_t row,
              std::size_t dim) {
+  require_canonical_nan(got, what, who, row);
   if (e.unchecked) {
     return;
   }
@@ -837,6 +852,7 @@ void check_normalized(const arena &ar, const arg_spec &out, std::size_t i, const
     if (std::isnan(norm) || std::isinf(norm)) {
       ok = std::isnan(got) && !arena::is_sentinel(got);
       want = std::numeric_limits<long double>::quiet_NaN();
+      require_canonical_nan(got, "normalized element", who, i * x.size() + j);
     } else if (norm == 0) {
       ok = got == T(0);
     } else {
@@ -855,17 +871,20 @@ void check_normalized(const arena &ar, const arg_spec &out, std::size_t i, const
 struct run_options {
   std::size_t threads = 1;
   bool big = false;       // larger budget, so several threads may take part
-  bool stream = false;    // the direct normalize call uses non-temporal stores
   unsigned flag_code = 0; // nonfinite mode (normalize)
+  bool no_report = false; // normalize: first_nonfinite is NULL
 };
 
+// Bits: 0-1 threads - 1, 2 big, 3 unused (it chose streaming stores when the
+// harness called the kernels directly), 4-5 nonfinite mode, 6 NULL
+// first_nonfinite.
 run_options read_options(input_bytes &in) {
   const unsigned c = in.u8();
   run_options o;
   o.threads = 1 + (c & 3);
   o.big = (c & 4) != 0 && o.threads > 1;
-  o.stream = (c & 8) != 0;
   o.flag_code = (c >> 4) & 3;
+  o.no_report = (c & 0x40) != 0;
   return o;
 }
 
@@ -907,16 +926,12 @@ arg_spec make_arg(const char *name, bool output, std::size_t elem, std::size_t r
   return a;
 }
 
-// The call, its oracle and the per-level kernels, for run_plan.
+// The call and its oracle, for run_plan.
 struct call_plan {
   arena ar;
   std::vector<std::pair<int, int>> in_place;
   bool bad_flag = false;
   bool bad_rows = false; // VO_NONFINITE_RAISE with a non-finite row: VO_ERR_NONFINITE
-  // Whether the kernels are called directly once the arguments are valid:
-  // they take rows > 0 and dim > 0 (the entry points answer empty shapes
-  // themselves), except the single-pair calls, which pass any n.
-  bool kernels_apply = true;
 };
 
 std::string describe(const char *fn, const std::vector<arg_spec> &args, const run_options &o) {
@@ -932,11 +947,14 @@ std::string describe(const char *fn, const std::vector<arg_spec> &args, const ru
   return s + buf;
 }
 
-// Runs the public call and, when the arguments are valid, the kernels of
-// every runnable level; `check(level)` verifies the outputs after each
-// successful call (level nullptr: the public entry point).
-template <class Public, class Kernel, class Check>
-void run_plan(call_plan &plan, Public &&call_public, Kernel &&call_kernel, Check &&check) {
+// Runs the public call at the default level and the input's thread count,
+// then again at every runnable level (vo::scoped_level) with that thread
+// count and another one. Every call must give the same status and write only
+// its outputs, and only on success; `check(who)` verifies the outputs after
+// each successful call. At each level both thread counts give the same bits,
+// and at the default level the first call's bits.
+template <class Public, class Check>
+void run_plan(call_plan &plan, const run_options &o, Public &&call_public, Check &&check) {
   arena &ar = plan.ar;
   const verdict v = expected_statuses(ar.args, plan.in_place, plan.bad_flag);
   unsigned allowed = v.definite | v.maybe;
@@ -955,30 +973,49 @@ void run_plan(call_plan &plan, Public &&call_public, Kernel &&call_kernel, Check
     fail("vo_status_string(%d) is NULL", static_cast<int>(s));
   }
   ar.check_writes(s == VO_OK, "the public call");
-  std::vector<unsigned char> public_out;
   if (s == VO_OK) {
-    check(static_cast<const vo::kernel_table *>(nullptr));
-    public_out = ar.output_bytes();
+    check("the public call");
   }
-  if (v.definite != 0 || !plan.kernels_apply || (s != VO_OK && s != VO_ERR_NONFINITE)) {
-    return; // the kernels assume valid arguments and a non-empty shape
-  }
-  const vo::simd_level active = vo::active_kernels().level;
-  for (vo::simd_level level : vo::runnable_levels()) {
-    const vo::kernel_table *t = vo::table_for(level);
-    ar.restore();
-    call_kernel(*t);
-    const std::string who = level_label(t);
-    ar.check_writes(true, who.c_str());
-    check(t);
-    if (level == active && s == VO_OK && ar.output_bytes() != public_out) {
-      fail("the public entry point and the active level's kernels (%s) differ bitwise", t->name);
+  const std::vector<unsigned char> public_out = ar.output_bytes();
+  const vo::simd_level *default_level = &vo::active_level();
+  const std::size_t thread_counts[2] = {o.threads, o.threads == 1 ? std::size_t{3} : 1};
+  for (const vo::simd_level *level : vo::runnable_levels()) {
+    const vo::scoped_level at(*level);
+    std::vector<unsigned char> first_out;
+    for (std::size_t threads : thread_counts) {
+      vo_set_num_threads(threads);
+      ar.restore();
+      const vo_status ls = call_public();
+      const std::string who =
+          std::string(level->name) + " level, " + std::to_string(threads) + " thread(s)";
+      if (ls != s) {
+        fail("%s: status %d (%s), the default level gave %d (%s)", who.c_str(),
+             static_cast<int>(ls), vo_status_string(ls), static_cast<int>(s), vo_status_string(s));
+      }
+      ar.check_writes(ls == VO_OK, who.c_str());
+      if (ls != VO_OK) {
+        continue;
+      }
+      check(who.c_str());
+      std::vector<unsigned char> out = ar.output_bytes();
+      if (first_out.empty()) {
+        if (level == default_level && out != public_out) {
+          fail("%s: results differ bitwise from the first call at the same level", who.c_str());
+        }
+        first_out = std::move(out);
+      } else if (out != first_out) {
+        fail("%s: results differ bitwise from %zu thread(s) at the same level", who.c_str(),
+             thread_counts[0]);
+      }
     }
   }
+  vo_set_num_threads(o.threads);
 }
 
 // ---- The cases: one per public function and element type -------------------------
 
+// The entry points of one element type; the enum-taking ones through
+// c_callers.c, so that any int can be passed.
 template <class T> struct api;
 template <> struct api<float> {
   static constexpr auto dot = &vo_dot_f32;
@@ -1034,19 +1071,15 @@ template <class T, bool Cosine> void run_pair(input_bytes &in, const run_options
   T *b = typed<T>(args[1]);
   T *result = typed<T>(args[2]);
   run_plan(
-      plan, [&] { return (Cosine ? api<T>::cosine : api<T>::dot)(a, b, n, result); },
-      [&](const vo::kernel_table &t) {
-        const auto &ops = t.ops<T>();
-        (Cosine ? ops.cosine_rows : ops.dot_rows)(a, 0, b, 0, 1, n, result);
-      },
-      [&, want = std::vector<expected>()](const vo::kernel_table *t) mutable {
+      plan, o, [&] { return (Cosine ? api<T>::cosine : api<T>::dot)(a, n, b, result); },
+      [&, want = std::vector<expected>()](const char *who) mutable {
         if (want.empty()) {
           const auto av = plan.ar.input_row<T>(args[0], 0);
           const auto bv = plan.ar.input_row<T>(args[1], 0);
           want.push_back(Cosine ? expect_cosine(av, bv) : expect_dot(av, bv));
         }
-        compare(plan.ar.output_value<T>(args[2], 0, 0), want[0], Cosine ? "cosine" : "dot",
-                level_label(t).c_str(), 0, n);
+        compare(plan.ar.output_value<T>(args[2], 0, 0), want[0], Cosine ? "cosine" : "dot", who, 0,
+                n);
       });
 }
 
@@ -1066,31 +1099,25 @@ template <class T, bool Cosine> void run_rows(input_bytes &in, const run_options
   read_placement(in, args[0], {});
   read_placement(in, args[1], {0});
   read_placement(in, args[2], {0, 1});
-  plan.kernels_apply = rows > 0 && dim > 0;
   g_context = describe(fn_name<T>(Cosine ? "cosine_similarity_rows" : "dot_rows").c_str(), args, o);
   prepare<T>(plan, in);
   T *a = typed<T>(args[0]);
   T *b = typed<T>(args[1]);
   T *out = typed<T>(args[2]);
   run_plan(
-      plan,
+      plan, o,
       [&] {
-        return (Cosine ? api<T>::cosine_rows : api<T>::dot_rows)(a, as, b, bs, rows, dim, out);
+        return (Cosine ? api<T>::cosine_rows : api<T>::dot_rows)(a, rows, dim, as, b, bs, out);
       },
-      [&](const vo::kernel_table &t) {
-        const auto &ops = t.ops<T>();
-        (Cosine ? ops.cosine_rows : ops.dot_rows)(a, as, b, bs, rows, dim, out);
-      },
-      [&, want = std::vector<expected>()](const vo::kernel_table *t) mutable {
+      [&, want = std::vector<expected>()](const char *who) mutable {
         for (std::size_t i = want.size(); i < rows; ++i) {
           const auto av = plan.ar.input_row<T>(args[0], i);
           const auto bv = plan.ar.input_row<T>(args[1], i);
           want.push_back(Cosine ? expect_cosine(av, bv) : expect_dot(av, bv));
         }
-        const std::string who = level_label(t);
         for (std::size_t i = 0; i < rows; ++i) {
-          compare(plan.ar.output_value<T>(args[2], i, 0), want[i], Cosine ? "cosine" : "dot",
-                  who.c_str(), i, dim);
+          compare(plan.ar.output_value<T>(args[2], i, 0), want[i], Cosine ? "cosine" : "dot", who,
+                  i, dim);
         }
       });
 }
@@ -1107,21 +1134,18 @@ template <class T> void run_norms(input_bytes &in, const run_options &o) {
   args.push_back(make_arg("out", true, sizeof(T), rows, 1, 1));
   read_placement(in, args[0], {});
   read_placement(in, args[1], {0});
-  plan.kernels_apply = rows > 0 && dim > 0;
   g_context = describe(fn_name<T>("norms").c_str(), args, o);
   prepare<T>(plan, in);
   T *x = typed<T>(args[0]);
   T *out = typed<T>(args[1]);
   run_plan(
-      plan, [&] { return api<T>::norms(x, rows, dim, xs, out); },
-      [&](const vo::kernel_table &t) { t.ops<T>().norms(x, rows, dim, xs, out); },
-      [&, want = std::vector<expected>()](const vo::kernel_table *t) mutable {
+      plan, o, [&] { return api<T>::norms(x, rows, dim, xs, out); },
+      [&, want = std::vector<expected>()](const char *who) mutable {
         for (std::size_t i = want.size(); i < rows; ++i) {
           want.push_back(expect_norm(plan.ar.input_row<T>(args[0], i)));
         }
-        const std::string who = level_label(t);
         for (std::size_t i = 0; i < rows; ++i) {
-          compare(plan.ar.output_value<T>(args[1], i, 0), want[i], "norm", who.c_str(), i, dim);
+          compare(plan.ar.output_value<T>(args[1], i, 0), want[i], "norm", who, i, dim);
         }
       });
 }
@@ -1145,8 +1169,8 @@ template <class T> void run_normalize(input_bytes &in, const run_options &o) {
   constexpr int k_modes[4] = {VO_NONFINITE_PROPAGATE, VO_NONFINITE_RAISE, 2, 255};
   const int mode = k_modes[o.flag_code];
   plan.bad_flag = mode != VO_NONFINITE_PROPAGATE && mode != VO_NONFINITE_RAISE;
-  plan.kernels_apply = rows > 0 && dim > 0;
-  g_context = describe(fn_name<T>("normalize").c_str(), args, o);
+  g_context = describe(fn_name<T>("normalize").c_str(), args, o) +
+              (o.no_report ? " first_nonfinite NULL" : "");
   prepare<T>(plan, in);
   std::size_t first_bad = rows;
   if (args[0].backed && dim > 0) {
@@ -1158,28 +1182,31 @@ template <class T> void run_normalize(input_bytes &in, const run_options &o) {
   plan.bad_rows = mode == VO_NONFINITE_RAISE && first_bad < rows;
   T *x = typed<T>(args[0]);
   T *out = typed<T>(args[1]);
+  // first_nonfinite: written on success and on VO_ERR_NONFINITE (the first
+  // row holding a NaN or an infinity, or rows), never on another error.
+  constexpr std::size_t untouched = 0x5eed5eed;
   run_plan(
-      plan, [&] { return api<T>::normalize_any_mode(x, rows, dim, xs, out, os, mode); },
-      [&](const vo::kernel_table &t) {
-        const auto &ops = t.ops<T>();
-        if (rows > 0 && dim > 0) {
-          const std::size_t found = ops.first_nonfinite_row(x, rows, dim, xs);
-          if (found != first_bad) {
-            fail("%s kernels: first_nonfinite_row gave %zu, the first non-finite row is %zu",
-                 t.name, found, first_bad);
-          }
+      plan, o,
+      [&] {
+        std::size_t first = untouched;
+        const vo_status s = api<T>::normalize_any_mode(x, rows, dim, xs, mode, out, os,
+                                                       o.no_report ? nullptr : &first);
+        const bool written = !o.no_report && (s == VO_OK || s == VO_ERR_NONFINITE);
+        const std::size_t want = written ? first_bad : untouched;
+        if (first != want) {
+          fail("status %d: first_nonfinite is %zu, expected %zu (%s)", static_cast<int>(s), first,
+               want, written ? "the first non-finite row, or rows" : "untouched");
         }
-        ops.normalize(x, rows, dim, xs, out, os, o.stream);
+        return s;
       },
       [&, xs_rows = std::vector<std::vector<T>>(),
-       norms = std::vector<long double>()](const vo::kernel_table *t) mutable {
+       norms = std::vector<long double>()](const char *who) mutable {
         for (std::size_t i = xs_rows.size(); i < rows && dim > 0; ++i) {
           xs_rows.push_back(plan.ar.input_row<T>(args[0], i));
           norms.push_back(vo_test::ref_norm(xs_rows.back().data(), dim));
         }
-        const std::string who = level_label(t);
         for (std::size_t i = 0; i < rows && dim > 0; ++i) {
-          check_normalized(plan.ar, args[1], i, xs_rows[i], norms[i], who.c_str());
+          check_normalized(plan.ar, args[1], i, xs_rows[i], norms[i], who);
         }
       });
 }
@@ -1327,7 +1354,6 @@ template <class T> void run_cdist(input_bytes &in, const run_options &o) {
   read_placement(in, args[1], {0});
   read_placement(in, args[2], {0, 1});
   plan.bad_flag = !known_metric(metric);
-  plan.kernels_apply = true; // vo::cdist takes any shape: it is the entry point on a table
   g_context = describe(fn_name<T>("cdist").c_str(), args, o) + " metric " + std::to_string(metric);
   prepare<T>(plan, in);
   T *a = typed<T>(args[0]);
@@ -1335,27 +1361,19 @@ template <class T> void run_cdist(input_bytes &in, const run_options &o) {
   T *out = typed<T>(args[2]);
   score_table<T> want;
   run_plan(
-      plan, [&] { return api<T>::cdist_any_metric(a, m, as, b, n, bs, dim, metric, out, os); },
-      [&](const vo::kernel_table &t) {
-        const vo_status s =
-            vo::cdist(t, a, m, as, b, n, bs, dim, static_cast<vo_metric>(metric), out, os);
-        if (s != VO_OK) {
-          fail("%s kernels: vo::cdist returned %d on valid arguments", t.name, static_cast<int>(s));
-        }
-      },
-      [&](const vo::kernel_table *t) {
+      plan, o, [&] { return api<T>::cdist_any_metric(a, m, dim, as, b, n, bs, metric, out, os); },
+      [&](const char *who) {
         if (m == 0 || n == 0) {
           return; // nothing written (m or n may be huge then)
         }
         expect_scores(want, plan.ar, args[0], args[1], m, n, metric);
-        const std::string who = level_label(t);
         for (std::size_t i = 0; i < m; ++i) {
           for (std::size_t j = 0; j < n; ++j) {
             const T got = plan.ar.output_value<T>(args[2], i, j);
             const char *what = metric == VO_METRIC_COSINE ? "cosine" : "score";
-            compare(got, want.pairs[i * n + j], what, who.c_str(), i * n + j, dim);
+            compare(got, want.pairs[i * n + j], what, who, i * n + j, dim);
             if (metric == VO_METRIC_SQEUCLIDEAN && got < 0) {
-              fail("%s: squared distance (%zu, %zu) is negative: %.17g", who.c_str(), i, j,
+              fail("%s: squared distance (%zu, %zu) is negative: %.17g", who, i, j,
                    static_cast<double>(got));
             }
           }
@@ -1363,21 +1381,26 @@ template <class T> void run_cdist(input_bytes &in, const run_options &o) {
       });
 }
 
-// The rank order of vector_ops.h: best first (highest, or lowest for
-// SQEUCLIDEAN), NaN after every number, ties by the lower index.
-template <class T> bool ranks_before(T s1, std::size_t i1, T s2, std::size_t i2, bool lower) {
-  if (std::isnan(s1) || std::isnan(s2)) {
-    return std::isnan(s1) == std::isnan(s2) ? i1 < i2 : std::isnan(s2);
+// An output row stride for top-k's kk columns: kk, a gap after each row,
+// below kk (refused unless kk == 0), or from the huge table (overflows
+// unless there is a single query).
+std::size_t read_output_stride(unsigned code, std::size_t kk) {
+  switch (code & 3) {
+  case 1:
+    return kk + 1 + (code >> 2) % 4;
+  case 2:
+    return kk > 0 ? kk - 1 : 0;
+  case 3:
+    return k_huge[(code >> 2) & 15];
+  default:
+    return kk;
   }
-  if (s1 != s2) {
-    return lower ? s1 < s2 : s1 > s2;
-  }
-  return i1 < i2;
 }
 
 // vo_topk_*: for each query, the min(k, n) best base rows; checked against
-// the full score matrix vo_cdist_* gives at the same level (scores must
-// match it bitwise, the order must be the header's total order).
+// the full score matrix vo_cdist_* gives at the same level and thread count
+// (scores must match it bitwise, the order must be the header's total order,
+// vo_test::topk_order).
 template <class T> void run_topk(input_bytes &in, const run_options &o) {
   call_plan plan;
   auto &args = plan.ar.args;
@@ -1405,10 +1428,13 @@ template <class T> void run_topk(input_bytes &in, const run_options &o) {
     break;
   }
   const std::size_t kk = std::min(k, n);
+  const unsigned strides_code = in.u8();
+  const std::size_t is = read_output_stride(strides_code & 15, kk);
+  const std::size_t ss = read_output_stride(strides_code >> 4, kk);
   args.push_back(make_arg("queries", false, sizeof(T), m, dim, qs));
   args.push_back(make_arg("base", false, sizeof(T), n, dim, bs));
-  args.push_back(make_arg("indices", true, sizeof(std::int64_t), m, kk, kk));
-  args.push_back(make_arg("scores", true, sizeof(T), m, kk, kk));
+  args.push_back(make_arg("indices", true, sizeof(std::int64_t), m, kk, is));
+  args.push_back(make_arg("scores", true, sizeof(T), m, kk, ss));
   read_placement(in, args[0], {});
   read_placement(in, args[1], {0});
   read_placement(in, args[2], {0, 1});
@@ -1423,18 +1449,12 @@ template <class T> void run_topk(input_bytes &in, const run_options &o) {
   T *scores = typed<T>(args[3]);
   const bool lower = metric == VO_METRIC_SQEUCLIDEAN;
   run_plan(
-      plan,
+      plan, o,
       [&] {
-        return api<T>::topk_any_metric(q, m, qs, base, n, bs, dim, metric, k, indices, scores);
+        return api<T>::topk_any_metric(q, m, dim, qs, base, n, bs, metric, k, indices, is, scores,
+                                       ss);
       },
-      [&](const vo::kernel_table &t) {
-        const vo_status s = vo::topk(t, q, m, qs, base, n, bs, dim, static_cast<vo_metric>(metric),
-                                     k, indices, scores);
-        if (s != VO_OK) {
-          fail("%s kernels: vo::topk returned %d on valid arguments", t.name, static_cast<int>(s));
-        }
-      },
-      [&](const vo::kernel_table *t) {
+      [&](const char *who) {
         if (m == 0 || kk == 0) {
           return; // nothing written (m may be huge then)
         }
@@ -1445,44 +1465,31 @@ template <class T> void run_topk(input_bytes &in, const run_options &o) {
               if (plan.ar.output_value<std::int64_t>(args[2], i, r) !=
                       static_cast<std::int64_t>(r) ||
                   plan.ar.output_value<T>(args[3], i, r) != T(0)) {
-                fail("%s: dim 0, query %zu, rank %zu: not index %zu with score 0",
-                     level_label(t).c_str(), i, r, r);
+                fail("%s: dim 0, query %zu, rank %zu: not index %zu with score 0", who, i, r, r);
               }
             }
           }
           return;
         }
-        // The full score matrix at the same level, from cdist.
+        // The full score matrix from cdist, at the level this call ran at.
         std::vector<T> all(m * n);
-        const vo::kernel_table &table = t == nullptr ? vo::active_kernels() : *t;
-        if (vo::cdist(table, q, m, qs, base, n, bs, dim, static_cast<vo_metric>(metric), all.data(),
-                      n) != VO_OK) {
-          fail("%s: vo::cdist failed on the arguments topk accepted", level_label(t).c_str());
+        if (api<T>::cdist_any_metric(q, m, dim, qs, base, n, bs, metric, all.data(), n) != VO_OK) {
+          fail("%s: vo_cdist failed on the arguments topk accepted", who);
         }
-        std::vector<std::size_t> order(n);
         for (std::size_t i = 0; i < m; ++i) {
           const T *row = all.data() + i * n;
-          for (std::size_t j = 0; j < n; ++j) {
-            order[j] = j;
-          }
-          std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(kk),
-                            order.end(), [&](std::size_t x, std::size_t y) {
-                              return ranks_before(row[x], x, row[y], y, lower);
-                            });
+          const std::vector<std::size_t> order = vo_test::topk_order(row, n, k, lower);
           for (std::size_t r = 0; r < kk; ++r) {
             const auto idx = plan.ar.output_value<std::int64_t>(args[2], i, r);
             const T score = plan.ar.output_value<T>(args[3], i, r);
             const T want = row[order[r]];
-            // Bitwise, except that -0 and 0 rank equal and a NaN's sign and
-            // payload may differ between the two code paths.
-            const bool same_bits = std::memcmp(&score, &want, sizeof(T)) == 0 ||
-                                   (score == 0 && want == 0) ||
-                                   (std::isnan(score) && std::isnan(want));
-            if (idx != static_cast<std::int64_t>(order[r]) || !same_bits) {
+            require_canonical_nan(score, "score", who, i * kk + r);
+            if (idx != static_cast<std::int64_t>(order[r]) ||
+                std::memcmp(&score, &want, sizeof(T)) != 0) {
               fail("%s: query %zu, rank %zu of %zu: index %lld score %.17g; expected index %zu "
-                   "score %.17g (from cdist)",
-                   level_label(t).c_str(), i, r, kk, static_cast<long long>(idx),
-                   static_cast<double>(score), order[r], static_cast<double>(want));
+                   "score %.17g (from cdist, bitwise)",
+                   who, i, r, kk, static_cast<long long>(idx), static_cast<double>(score), order[r],
+                   static_cast<double>(want));
             }
           }
         }
@@ -1518,9 +1525,10 @@ constexpr fuzz_case k_cases[] = {
 } // namespace
 
 // Layout of an input (every field one byte unless noted; missing bytes read
-// as zero): case, options (threads, big, stream, nonfinite mode), the case's
-// shape fields (rows, dim as two bytes, one stride per matrix), one
-// placement per pointer, the value scale, the special-value density, an
+// as zero): case, options (threads, big, nonfinite mode, NULL
+// first_nonfinite), the case's shape fields (rows, dim as two bytes, one
+// stride per matrix; top-k: k, metric, then both output strides in one
+// byte), one placement per pointer, the value scale, the special-value density, an
 // 8-byte seed, then one byte per leading element choosing its class.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
   input_bytes in(data, size);

@@ -1,8 +1,9 @@
 """Write the seed corpus of the fuzz harness (tests/fuzz/corpus/*.bin).
 
 Each seed is one call, laid out as fuzz_api.cpp reads its input: the case
-index, the options byte, the case's shape fields, one placement byte per
-pointer, then the value scale, the special-value density, an 8-byte seed and
+index, the options byte, the case's shape fields (top-k: k, metric, and one
+byte for both output strides), one placement byte per pointer, then the
+value scale, the special-value density, an 8-byte seed and
 a few bytes choosing the classes of the leading elements. Run it again after
 changing that layout; libFuzzer grows its own corpus from these in
 build-fuzz/corpus.
@@ -29,18 +30,37 @@ STRIDE_DIM, STRIDE_GAP, STRIDE_ZERO, STRIDE_BELOW, STRIDE_HUGE = 0, 3, 4, 5, 6
 NAN_FIRST = 0x84  # element class byte: 1 + 0x84 % 13 == 3, a NaN
 
 
-def options(threads: int = 1, big: bool = False, stream: bool = False, flag: int = 0) -> int:
-    return (threads - 1) | (4 if big else 0) | (8 if stream else 0) | (flag << 4)
+def options(threads: int = 1, big: bool = False, flag: int = 0, no_report: bool = False) -> int:
+    """The options byte; no_report passes first_nonfinite as NULL (normalize)."""
+    return (threads - 1) | (4 if big else 0) | (flag << 4) | (0x40 if no_report else 0)
+
+
+OUT_KK, OUT_GAP, OUT_BELOW, OUT_HUGE = 0, 1, 2, 3  # top-k output stride codes
+
+
+def out_strides(indices: int = OUT_KK, scores: int = OUT_KK, extra: int = 0) -> int:
+    """The top-k output strides byte: low nibble indices, high nibble scores."""
+    return (indices | (extra << 2)) | ((scores | (extra << 2)) << 4)
 
 
 def dim(d: int) -> bytes:
     """Two bytes giving dim d (0..4096), or a huge dim for d < 0."""
     if d < 0:
         return struct.pack("<H", 0xC000 | 0xF0)  # k_huge[0]
+    if d < 33:  # the harness takes code % 33 for codes below 0x4000
+        return struct.pack("<H", d)
     if d in INTERESTING_DIMS:  # the harness takes code % len(INTERESTING_DIMS)
         shift = (INTERESTING_DIMS.index(d) - 0x4000) % len(INTERESTING_DIMS)
         return struct.pack("<H", 0x4000 + shift)
-    return struct.pack("<H", 0x8000 | d)
+    # 0x8000 to 0xBFFF: the harness takes code % 4097.
+    return struct.pack("<H", 0x8000 + (d - 0x8000) % 4097)
+
+
+def rows(r: int) -> int:
+    """The rows byte for r rows (0..32) in a call without the big option."""
+    if r < 9:  # the harness takes code % 9 below 128
+        return r
+    return 128 + (r - 128) % 33  # and code % 33 from 128 up
 
 
 def place(code: int, lead: int = 0) -> int:
@@ -75,7 +95,7 @@ SEEDS = [
     seed("cosine_similarity_rows_f32__tiny", options(), 6, dim(100), STRIDE_DIM, STRIDE_DIM,
          place(OWN, 3), OWN, OWN, values(0x90, 32)),
     seed("norms_f32__big_values", options(), 4, dim(1000), STRIDE_DIM, OWN, OWN, values(0xF0, 16)),
-    seed("norms_f64__dim0_huge_stride", options(), 16, dim(0), STRIDE_HUGE, OWN, OWN, values()),
+    seed("norms_f64__dim0_huge_stride", options(), rows(16), dim(0), STRIDE_HUGE, OWN, OWN, values()),
     seed("norms_f64__stride_below_dim", options(), 3, dim(8), STRIDE_BELOW, OWN, OWN, values()),
     seed("normalize_f32__in_place", options(3), 6, dim(64), STRIDE_GAP, STRIDE_GAP, OWN, ALIAS,
          values(0, 8)),
@@ -83,8 +103,14 @@ SEEDS = [
          values(0, 0, 5, bytes([NAN_FIRST]))),
     seed("normalize_f32__bad_flag", options(flag=2), 2, dim(5), STRIDE_DIM, STRIDE_DIM, OWN, OWN,
          values()),
-    seed("normalize_f32__threads_stream", options(4, big=True, stream=True), 200, dim(64),
-         STRIDE_DIM, STRIDE_DIM, OWN, OWN, values(0, 4)),
+    seed("normalize_f32__threads", options(4, big=True), 200, dim(64), STRIDE_DIM, STRIDE_DIM,
+         OWN, OWN, values(0, 4)),
+    seed("normalize_f32__threads_raise_no_report", options(2, big=True, flag=1, no_report=True),
+         150, dim(100), STRIDE_DIM, STRIDE_DIM, OWN, OWN, values(0, 2)),
+    seed("normalize_f64__first_nonfinite_huge_rows", options(flag=0), 5, dim(8), STRIDE_DIM,
+         STRIDE_GAP, OWN, OWN, values(0xF8, 0, 9, bytes([0, 0, 0, 0, 0, 0, 0, 0, NAN_FIRST]))),
+    seed("norms_f32__empty_misaligned", options(), 0, dim(7), STRIDE_DIM, place(MISALIGNED, 1),
+         place(MISALIGNED, 2), values()),
     seed("normalize_f64__misaligned_out", options(), 3, dim(16), STRIDE_DIM, STRIDE_DIM, OWN,
          place(MISALIGNED, 1), values()),
     seed("cdist_f32__cosine", options(), 4, 7, dim(33), STRIDE_DIM, STRIDE_GAP, 0, 0, OWN, OWN, OWN,
@@ -93,12 +119,19 @@ SEEDS = [
          OWN, OWN, values()),
     seed("cdist_f32__bad_metric", options(), 2, 2, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 6, OWN, OWN,
          OWN, values()),
-    seed("topk_f32__dot_k3", options(), 5, 20, dim(16), STRIDE_DIM, STRIDE_DIM, 3 | (2 << 2), 1,
-         OWN, OWN, OWN, OWN, values(0, 8)),
-    seed("topk_f64__dim0_huge_k", options(), 2, 9, dim(0), STRIDE_DIM, STRIDE_DIM, 2, 0, OWN, OWN,
-         OWN, OWN, values()),
-    seed("topk_f32__k0", options(), 2, 3, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 2, OWN, OWN, OWN, OWN,
-         values()),
+    seed("topk_f32__dot_k3", options(), 5, rows(20), dim(16), STRIDE_DIM, STRIDE_DIM, 3 | (2 << 2), 1,
+         out_strides(), OWN, OWN, OWN, OWN, values(0, 8)),
+    seed("topk_f64__dim0_huge_k", options(), 2, rows(9), dim(0), STRIDE_DIM, STRIDE_DIM, 2, 0,
+         out_strides(), OWN, OWN, OWN, OWN, values()),
+    seed("topk_f32__k0", options(), 2, 3, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 2, out_strides(), OWN,
+         OWN, OWN, OWN, values()),
+    seed("topk_f32__strided_outputs", options(2), 7, rows(30), dim(33), STRIDE_GAP, STRIDE_DIM,
+         3 | (1 << 2), 0, out_strides(OUT_GAP, OUT_GAP, 2), OWN, OWN, OWN, OWN, values(0, 16)),
+    seed("topk_f64__scores_stride_below_kk", options(), 3, rows(10), dim(5), STRIDE_DIM, STRIDE_DIM,
+         3 | (2 << 2), 2, out_strides(OUT_KK, OUT_BELOW), OWN, OWN, OWN, OWN, values()),
+    seed("topk_f32__empty_base_misaligned_outputs", options(), 3, 0, dim(5), STRIDE_DIM,
+         STRIDE_DIM, 3, 1, out_strides(), OWN, place(MISALIGNED, 1), place(MISALIGNED, 1),
+         place(MISALIGNED, 2), values()),
 ]
 # fmt: on
 

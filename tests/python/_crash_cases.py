@@ -4,7 +4,8 @@ Usage: ``python _crash_cases.py CASE DIRECTORY``
 
 Prints one JSON line: ``{"raised": [exception class names, most derived
 first], "message": str(exception)}`` or ``{"returned": description}``, plus
-``"inputs_unchanged"`` when the case can still read its inputs afterwards. A
+``"inputs_watched"`` (how many inputs the case could still read afterwards)
+and ``"inputs_unchanged"`` (whether they all hold what they held before). A
 segmentation fault or a bus error shows as the process dying from a signal,
 which the test reports as a failure instead of losing the whole pytest run.
 
@@ -30,8 +31,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 import vector_ops_ffi as vo
-from vector_ops_ffi import _lib, ffi
 from vector_ops_ffi import io as vio
+from vector_ops_ffi._ffi import ffi
+from vector_ops_ffi._library import lib as _lib
 
 CASES: dict[str, Callable[[Path], Any]] = {}
 _watched: list[tuple[np.ndarray, str]] = []  # inputs whose bytes must not change, with their digest
@@ -199,21 +201,23 @@ _BIG = 2**62
 _MAX = 2**64 - 1
 
 C_CALLS: dict[str, Callable[[], int]] = {
-    "c-overflow-vo_dot_f32": lambda: _lib.vo_dot_f32(_F, _F + 8, _BIG, _OUT_F),
-    "c-overflow-vo_cosine_similarity_f64": lambda: _lib.vo_cosine_similarity_f64(_D, _D + 8, _MAX, _OUT_D),
-    "c-overflow-vo_dot_rows_f32": lambda: _lib.vo_dot_rows_f32(_F, _BIG, _F, _BIG, _BIG, 4, _OUT_F),
+    "c-overflow-vo_dot_f32": lambda: _lib.vo_dot_f32(_F, _BIG, _F + 8, _OUT_F),
+    "c-overflow-vo_cosine_similarity_f64": lambda: _lib.vo_cosine_similarity_f64(_D, _MAX, _D + 8, _OUT_D),
+    "c-overflow-vo_dot_rows_f32": lambda: _lib.vo_dot_rows_f32(_F, _BIG, 4, _BIG, _F, _BIG, _OUT_F),
     "c-overflow-vo_cosine_similarity_rows_f64": lambda: _lib.vo_cosine_similarity_rows_f64(
-        _D, 0, _D, 0, _BIG, 4, _OUT_D
+        _D, _BIG, 4, 0, _D, 0, _OUT_D
     ),
     "c-overflow-vo_norms_f64": lambda: _lib.vo_norms_f64(_D, _BIG, 4, _BIG, _OUT_D),
-    "c-overflow-vo_normalize_f32": lambda: _lib.vo_normalize_f32(_F, 2**40, 2**40, 2**40, _OUT_F, 2**40, 0),
-    "c-overflow-vo_cdist_f32": lambda: _lib.vo_cdist_f32(_F, 2**33, 4, _F, 2**33, 4, 4, 0, _OUT_F, 2**33),
-    "c-overflow-vo_cdist_f64-dim": lambda: _lib.vo_cdist_f64(_D, 2, _MAX, _D, 2, _MAX, _MAX, 0, _OUT_D, 2),
+    "c-overflow-vo_normalize_f32": lambda: _lib.vo_normalize_f32(
+        _F, 2**40, 2**40, 2**40, 0, _OUT_F, 2**40, ffi.NULL
+    ),
+    "c-overflow-vo_cdist_f32": lambda: _lib.vo_cdist_f32(_F, 2**33, 4, 4, _F, 2**33, 4, 0, _OUT_F, 2**33),
+    "c-overflow-vo_cdist_f64-dim": lambda: _lib.vo_cdist_f64(_D, 2, _MAX, _MAX, _D, 2, _MAX, 0, _OUT_D, 2),
     "c-overflow-vo_topk_f32": lambda: _lib.vo_topk_f32(
-        _F, 2**33, 4, _F, 2**33, 4, 4, 0, 2**33, _INDICES, _OUT_F
+        _F, 2**33, 4, 4, _F, 2**33, 4, 0, 2**33, _INDICES, 2**33, _OUT_F, 2**33
     ),
     "c-overflow-vo_topk_f64-k": lambda: _lib.vo_topk_f64(
-        _D, 2**40, 4, _D, 2**40, 4, 4, 1, _MAX, _INDICES, _OUT_D
+        _D, 2**40, 4, 4, _D, 2**40, 4, 1, _MAX, _INDICES, 2**40, _OUT_D, 2**40
     ),
 }
 
@@ -358,8 +362,10 @@ def main() -> int:
         report = {"returned": describe(result)}
     except Exception as exc:
         report = {"raised": [c.__name__ for c in type(exc).__mro__], "message": str(exc)}
-    if _watched:
-        report["inputs_unchanged"] = all(sha256(a) == digest for a, digest in _watched)
+    # Always reported (all([]) is True when the case watched nothing), so that a
+    # harness that stops checking fails the test instead of passing it.
+    report["inputs_watched"] = len(_watched)
+    report["inputs_unchanged"] = all(sha256(a) == digest for a, digest in _watched)
     print(json.dumps(report))
     return 0
 

@@ -67,3 +67,10 @@ def run(job: tuple[str, int]) -> tuple[str, int, str, int]:
     """(task, seed, digest, pid) for one job of a Pool.map."""
     task, seed = job
     return task, seed, compute(task, seed), os.getpid()
+
+
+def nonfinite_error(seed: int) -> None:
+    """Raise the library's non-finite error in the child (its result must cross back to the parent)."""
+    x = np.ones((4, 3), np.float32)
+    x[seed % 4, 1] = np.nan
+    vo.batch_normalize(x, nonfinite="raise")

@@ -64,7 +64,7 @@ def main() -> None:
         xd, yd = sample(rng, 3000, 384, dtype, DOT_SCALES), sample(rng, 3000, 384, dtype, DOT_SCALES)
         check_case(x, y, xd, yd)
         checked += 1
-    print(json.dumps({"simd_level": vo.simd_level(), "checked": checked}))
+    print(json.dumps({"simd_level": vo.simd_level(), "simd_cap": vo.info()["simd_cap"], "checked": checked}))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -310,13 +311,55 @@ def test_other_numeric_dtypes_convert(dtype, expected):
     assert vo.dot(x[0], x[0]) == exact[0] @ exact[0]
 
 
-def test_mixed_float_dtypes_compute_in_float64():
-    a = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
-    b = np.array([[1e-8, 1.0, 0.0]], dtype=np.float64)
-    assert vo.dot(a, b).dtype == np.float64
-    assert vo.cosine_similarity(a, b).dtype == np.float64
-    assert vo.dot(a[0], b[0]) == pytest.approx(2.00000001, rel=1e-15)
-    assert vo.cosine_similarity(a[0], [1.0, 2.0, 3.0]) == pytest.approx(1.0, abs=1e-6)  # list -> float32
+def test_mixed_float_dtypes_the_small_operand_follows_the_big_one():
+    """Issue 16 item 4: never the reverse, so a big float32 operand is never copied to float64."""
+    big32 = np.random.default_rng(1).standard_normal((50, 3)).astype(np.float32)
+    q64 = np.array([1e-8, 1.0, 0.0])
+    for function in (vo.dot, vo.cosine_similarity):
+        assert function(big32, q64).dtype == np.float32
+        assert function(q64, big32).dtype == np.float32
+        assert function(big32.astype(np.float64), q64.astype(np.float32)).dtype == np.float64
+        # Same size: float32 (the smaller copy); both float64 asks for float64.
+        assert function(big32[:1], q64[None]).dtype == np.float32
+        assert isinstance(function(big32[0], q64), float)
+        assert function(big32.astype(np.float64), q64).dtype == np.float64
+    assert vo.cdist(big32, q64[None]).dtype == np.float32
+    assert vo.cdist(q64[None], big32).dtype == np.float32
+    assert vo.cdist(big32.astype(np.float64), q64.astype(np.float32)[None]).dtype == np.float64
+    assert vo.cdist(big32[:1], q64[None]).dtype == np.float32  # equal rows: float32
+    assert vo.cdist(np.arange(6).reshape(2, 3), big32).dtype == np.float32  # int64 -> float32 (item 11)
+    # top_k: the queries follow the base, whatever their number.
+    assert vo.top_k(q64, big32, 3).scores.dtype == np.float32
+    assert vo.top_k(np.tile(q64, (80, 1)), big32, 3).scores.dtype == np.float32
+    assert vo.top_k(q64.astype(np.float32), big32.astype(np.float64), 3).scores.dtype == np.float64
+    # The values are those of the float32 computation with the query rounded to float32.
+    np.testing.assert_array_equal(vo.dot(big32, q64), vo.dot(big32, q64.astype(np.float32)))
+
+
+def _peak_allocation(call) -> int:
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("function", ["cosine_similarity", "dot", "cdist", "top_k"])
+def test_a_float32_base_is_not_copied_for_a_float64_query(function):
+    """numpy reports its allocations to tracemalloc: a float64 copy of the base would be 8 MB here."""
+    base = np.ones((250_000, 4), np.float32)  # 4 MB
+    query = np.ones(4, np.float64)
+    call = {
+        "cosine_similarity": lambda: vo.cosine_similarity(base, query),
+        "dot": lambda: vo.dot(query, base),
+        "cdist": lambda: vo.cdist(query[None], base),
+        "top_k": lambda: vo.top_k(query, base, 5),
+    }[function]
+    call()
+    result_bytes = base.shape[0] * 4 if function != "top_k" else 0
+    peak = _peak_allocation(call)
+    assert peak < result_bytes + base.nbytes // 4, f"{peak} bytes allocated: the base was copied"
 
 
 def test_lists_tuples_and_buffers():

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import vector_ops_ffi as vo
+from vector_ops_ffi import _errors
 
 # `python -m vector_ops_ffi` and the console script's function, vector_ops_ffi.cli:main.
 MODULE = [sys.executable, "-m", "vector_ops_ffi"]
@@ -79,6 +80,7 @@ def test_help_of_each_command(command, expected):
         ["frobnicate"],
         ["normalize", "only-one.npy"],
         ["normalize", "a.npy", "b.npy", "--chunk-rows", "0"],
+        ["normalize", "a.npy", "b.npy", "--chunk-rows", "-5"],
         ["--simd", "neon", "info"],
         ["--threads", "-1", "info"],
         ["search", "a.npy", "b.npy"],  # no -k
@@ -157,7 +159,7 @@ def test_normalize_errors(vectors, tmp_path):
 
 
 def test_normalize_terminated_cleans_up(tmp_path):
-    """SIGTERM mid-way: exit status 143, no result, no temporary file."""
+    """SIGTERM mid-way: exit status 143, one line on stderr, no result, no temporary file."""
     src = tmp_path / "src.npy"
     np.save(src, np.ones((400, 8), np.float32))
     dst = tmp_path / "dst.npy"
@@ -181,7 +183,9 @@ def test_normalize_terminated_cleans_up(tmp_path):
         assert child.stderr.readline() == "chunk\n"
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=30) == 128 + signal.SIGTERM
+    rest = child.stderr.read()
     child.stderr.close()
+    assert rest == "vector-ops: terminated\n"  # one line, no traceback
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src.npy"]
 
 
@@ -206,7 +210,7 @@ def test_search_prints_a_table(vectors, tmp_path):
     indices, scores = _parse_table(done.stdout)
     expected = vo.top_k(queries, base, 4)
     np.testing.assert_array_equal(indices, expected[0].ravel())
-    np.testing.assert_allclose(scores, expected[1].ravel(), rtol=1e-5)  # printed with 6 digits
+    np.testing.assert_allclose(scores, expected[1].ravel(), atol=6e-7)  # printed with 6 decimals
     assert indices[0] == 5
     assert indices[4] == 42
 
@@ -239,7 +243,8 @@ def test_search_out_npz(vectors, tmp_path, metric):
 def test_search_errors(vectors, tmp_path):
     base_path, _ = vectors
     np.save(tmp_path / "q5.npy", np.ones((2, 5), np.float32))
-    assert_clean_error(run("search", base_path, tmp_path / "q5.npy", "-k", "3"), "dimension 5")
+    mismatch = str(_errors.dimension_mismatch("queries", 5, "base", 16))
+    assert_clean_error(run("search", base_path, tmp_path / "q5.npy", "-k", "3"), re.escape(mismatch))
     np.savez(tmp_path / "q.npz", a=np.ones((2, 16)))
     assert_clean_error(run("search", base_path, tmp_path / "q.npz", "-k", "3"), "npz archive")
     np.save(tmp_path / "q.npy", np.ones((2, 16), np.float32))
@@ -274,3 +279,187 @@ def test_relative_destination(tmp_path, vectors):
     )
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), vo.batch_normalize(x))
+
+
+# ---- option messages, --version, destinations ---------------------------------------------
+
+
+def test_version():
+    done = run("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"vector-ops {vo.__version__} (libvector_ops {vo.info()['version']})"
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_chunk_rows_messages_agree(value):
+    done = run("normalize", "a.npy", "b.npy", "--chunk-rows", value)
+    assert done.returncode == 2
+    assert f"must be >= 1, got {value}" in done.stderr
+
+
+def test_threads_zero_is_what_the_help_says():
+    """--threads 0 is the default: VECTOR_OPS_NUM_THREADS when it is set, not every CPU."""
+    env = dict(os.environ, VECTOR_OPS_NUM_THREADS="1")
+    done = subprocess.run(
+        [*MODULE, "--threads", "0", "info", "--json"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["num_threads"] == 1
+    help_text = " ".join(run("--help").stdout.split())
+    assert "0 (and the default) means VECTOR_OPS_NUM_THREADS if it is set, else every CPU" in help_text
+
+
+def test_normalize_read_only_destination_needs_force(vectors, tmp_path):
+    src, x = vectors
+    dst = tmp_path / "unit.npy"
+    np.save(dst, np.zeros(3))
+    dst.chmod(0o444)
+    assert_clean_error(run("normalize", src, dst), r"read-only .*--force")
+    np.testing.assert_array_equal(np.load(dst), np.zeros(3))
+    done = run("-q", "normalize", src, dst, "--force")
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(np.load(dst), vo.batch_normalize(x))
+
+
+def test_normalize_through_a_symlink_keeps_the_link(vectors, tmp_path):
+    src, x = vectors
+    target = tmp_path / "real.npy"
+    np.save(target, np.zeros(3))
+    link = tmp_path / "link.npy"
+    link.symlink_to(target)
+    done = run("-q", "normalize", src, link)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink()
+    np.testing.assert_array_equal(np.load(target), vo.batch_normalize(x))
+
+
+def test_normalize_into_proc_names_the_real_cause(vectors):
+    src, _ = vectors
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc here")
+    done = run("normalize", src, "/proc/out.npy")
+    assert_clean_error(done, "kernel interface")
+    assert "No space" not in done.stderr
+
+
+def test_normalize_nonfinite_raise_names_the_row(tmp_path):
+    x = np.ones((50, 4), np.float32)
+    x[42, 1] = np.inf
+    np.save(tmp_path / "src.npy", x)
+    done = run(
+        "normalize", tmp_path / "src.npy", tmp_path / "dst.npy", "--chunk-rows", "10", "--nonfinite", "raise"
+    )
+    assert_clean_error(done, r"row 42\b")
+    assert not (tmp_path / "dst.npy").exists()
+
+
+def test_search_out_cannot_be_an_input(vectors, tmp_path):
+    base_path, base = vectors
+    np.save(tmp_path / "q.npy", base[:2])
+    assert_clean_error(
+        run("search", base_path, tmp_path / "q.npy", "-k", "2", "--out", base_path), "BASE file"
+    )
+    np.testing.assert_array_equal(np.load(base_path), base)
+
+
+def test_search_out_read_only_needs_force(vectors, tmp_path):
+    base_path, base = vectors
+    np.save(tmp_path / "q.npy", base[:2])
+    out = tmp_path / "hits.npz"
+    out.write_bytes(b"old")
+    out.chmod(0o444)
+    assert_clean_error(run("search", base_path, tmp_path / "q.npy", "-k", "2", "--out", out), "read-only")
+    assert out.read_bytes() == b"old"
+    done = run("-q", "search", base_path, tmp_path / "q.npy", "-k", "2", "--out", out, "--force")
+    assert done.returncode == 0, done.stderr
+    with np.load(out) as saved:
+        np.testing.assert_array_equal(saved["indices"], vo.top_k(base[:2], base, 2).indices)
+
+
+# ---- output: fixed precision, a closed pipe, SIGTERM ---------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "sqeuclidean"])
+def test_search_scores_have_fixed_precision(vectors, tmp_path, metric):
+    base_path, base = vectors
+    queries = base[[0, 7, 9]] * 3  # row 7 is zero: cosine 0 and round numbers print with 6 decimals too
+    np.save(tmp_path / "q.npy", queries)
+    done = run("search", base_path, tmp_path / "q.npy", "-k", "5", "--metric", metric)
+    assert done.returncode == 0, done.stderr
+    cells = [line.split()[3] for line in done.stdout.strip().splitlines()[1:]]
+    assert len(cells) == 15
+    for cell in cells:
+        assert re.fullmatch(r"-?\d+\.\d{6}", cell), cell
+    widths = {len(line) for line in done.stdout.splitlines()}
+    assert len(widths) == 1  # aligned columns
+
+
+def test_search_into_a_closed_pipe_exits_quietly(tmp_path):
+    """`vector-ops search ... | head -n 1`: the reader leaves early; status 0, nothing on stderr."""
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((400, 8)).astype(np.float32)
+    np.save(tmp_path / "base.npy", base)
+    np.save(tmp_path / "q.npy", base[:10])  # 10 queries x 400 rows: ~200 kB, more than a pipe holds
+    child = subprocess.Popen(
+        [*MODULE, "search", str(tmp_path / "base.npy"), str(tmp_path / "q.npy"), "-k", "400"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    assert child.stderr is not None
+    first = child.stdout.readline()
+    child.stdout.close()  # as head does after its lines
+    err = child.stderr.read()
+    child.stderr.close()
+    assert child.wait(timeout=60) == 0, err
+    assert first.split() == [b"query", b"rank", b"index", b"score"]
+    assert err == b""
+
+
+# ---- bench ---------------------------------------------------------------------------------
+
+
+def test_bench_at_small_sizes_explains_its_ratios():
+    done = run("bench", "--rows", "300", "--dim", "16", "--repeat", "2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    marked = [line for line in lines if re.search(r"\dx\*", line)]
+    assert len(marked) == 3, done.stdout  # every case is a sub-millisecond call at this size
+    note = done.stdout[done.stdout.index("* under 1 ms per call") :]
+    assert "fixed costs" in note
+    assert "--rows 20000" in note
+
+
+def test_bench_default_size_stays_under_300_mb():
+    code = textwrap.dedent(
+        """
+        import contextlib, io, json
+        from vector_ops_ffi.cli import main
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            status = main(["bench", "--repeat", "1"])
+        with open("/proc/self/status") as f:
+            peak_kb = int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+        print(json.dumps({"status": status, "peak_kb": peak_kb, "out": out.getvalue()}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == 0, report["out"]
+    assert "normalize 20000x768 f32" in report["out"]
+    print(f"\nvector-ops bench (default size): peak RSS {report['peak_kb'] / 1024:.0f} MB")
+    assert report["peak_kb"] < 300 * 1024, report
+
+
+def test_simd_choices_are_the_levels_the_library_was_built_with():
+    from vector_ops_ffi._info import simd_levels
+
+    usage = run("--help").stdout
+    choices = re.search(r"--simd \{([^}]*)\}", usage).group(1).split(",")
+    built = list(simd_levels())
+    assert choices == built + (["avx512"] if "avx512bw" in built else [])
+    weakest = built[-1]
+    details = json.loads(run("--simd", weakest, "info", "--json").stdout)
+    assert details["simd_level"] == weakest

@@ -206,7 +206,7 @@ def test_concurrent_errors_keep_their_own_messages(restore_thread_count):
         (
             lambda: vo.cosine_similarity(np.ones(3), np.ones(4)),
             ValueError,
-            "^Vectors must have equal length$",
+            "^Vectors must have equal length: a has 3 dimensions, b has 4$",
         ),
         (lambda: vo.batch_normalize(np.array([[1.0, np.nan]]), nonfinite="raise"), ValueError, "row 0 holds"),
         (lambda: vo.top_k(np.ones((2, 3)), np.ones((4, 3)), 0), ValueError, "k must be a positive"),

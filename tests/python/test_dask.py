@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import inspect
 import os
 
 import dask
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 import vector_ops_ffi as vo
+from vector_ops_ffi import _errors
 from vector_ops_ffi import dask as vd
 
 METRICS = ("cosine", "dot", "sqeuclidean")
@@ -78,7 +80,29 @@ def test_batch_normalize_is_lazy_and_checks_arguments_early(client):
     with pytest.raises(TypeError):
         vd.batch_normalize(da.from_array(np.ones((2, 2), np.complex64)))
     with pytest.raises(ValueError, match="2-D"):
-        vd.batch_normalize(da.ones(5))
+        vd.batch_normalize(da.ones((2, 2, 2)))
+
+
+def test_batch_normalize_nonfinite_raise_names_the_global_row(client):
+    x = np.ones((9000, 4), np.float32)
+    x[8000, 2] = np.nan
+    lazy = vd.batch_normalize(da.from_array(x, chunks=(7000, 4)), nonfinite="raise")
+    with pytest.raises(vo.VectorOpsError) as info:
+        lazy.compute()
+    with pytest.raises(vo.VectorOpsError) as in_memory:
+        vo.batch_normalize(x, nonfinite="raise")
+    assert "row 8000 " in str(info.value)
+    assert str(info.value) == str(in_memory.value)
+    assert type(info.value) is type(in_memory.value)
+    assert info.value.status == in_memory.value.status
+
+
+@pytest.mark.parametrize("chunks", [3, 10])
+def test_batch_normalize_accepts_one_vector(client, chunks):
+    v = np.arange(10, dtype=np.float64) - 3
+    result = vd.batch_normalize(da.from_array(v, chunks=chunks))
+    assert result.shape == (10,)
+    np.testing.assert_array_equal(result.compute(), vo.batch_normalize(v))
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -90,10 +114,22 @@ def test_cdist(client, metric):
     np.testing.assert_array_equal(result.compute(), vo.cdist(a, b, metric))
 
 
+def test_cdist_takes_the_argument_names_of_the_in_memory_cdist(client):
+    parameters = list(inspect.signature(vd.cdist).parameters)
+    assert parameters == list(inspect.signature(vo.cdist).parameters)[:3] == ["A", "B", "metric"]
+    a, b = data(12, 4, seed=1), data(11, 4, seed=2)
+    result = vd.cdist(A=da.from_array(a, chunks=5), B=da.from_array(b, chunks=4), metric="dot")
+    np.testing.assert_array_equal(result.compute(), vo.cdist(A=a, B=b, metric="dot"))
+
+
 def test_cdist_errors(client):
     a = da.ones((4, 3), chunks=2)
-    with pytest.raises(ValueError, match="dimensions must match"):
+    with pytest.raises(ValueError, match="5") as mismatch:
         vd.cdist(a, da.ones((4, 5)))
+    with pytest.raises(ValueError, match="5") as in_memory:
+        vo.cdist(np.ones((4, 3)), np.ones((4, 5)))
+    # One wording across the package.
+    assert str(mismatch.value) == str(_errors.dimension_mismatch("A", 3, "B", 5)) == str(in_memory.value)
     with pytest.raises(ValueError, match="manhattan"):
         vd.cdist(a, a, "manhattan")
 
@@ -140,8 +176,9 @@ def test_top_k_checks_arguments_early(client):
         vd.top_k(np.ones((2, 4)), base, 0)
     with pytest.raises(ValueError, match="manhattan"):
         vd.top_k(np.ones((2, 4)), base, 3, "manhattan")
-    with pytest.raises(ValueError, match="dimensions must match"):
+    with pytest.raises(ValueError, match="5") as mismatch:
         vd.top_k(np.ones((2, 5)), base, 3)
+    assert str(mismatch.value) == str(_errors.dimension_mismatch("queries", 5, "base", 4))
     with pytest.raises(ValueError, match="split_every"):
         vd.top_k(np.ones((2, 4)), base, 3, split_every=1)
     unknown = base[base[:, 0] > 0]  # unknown row chunk sizes

@@ -9,9 +9,13 @@ import pytest
 
 import vector_ops_ffi as vo
 from conftest import with_layout
-from vector_ops_ffi import VectorOpsError, _lib, _status_error, ffi
+from vector_ops_ffi import VectorOpsError
+from vector_ops_ffi._errors import status_error as _status_error
+from vector_ops_ffi._ffi import ffi
+from vector_ops_ffi._library import lib as _lib
 
-EQUAL_LENGTH = "^Vectors must have equal length$"
+EQUAL_LENGTH = r"^Vectors must have equal length: a has \d+ dimensions, b has \d+$"
+RAGGED = r"^Vectors must have equal length: the rows of vectors differ in length$"
 PAIR_FUNCTIONS = [vo.cosine_similarity, vo.dot]
 
 
@@ -25,16 +29,16 @@ def test_unequal_lengths(function, dtype):
     for x, y in [(a, b), (a[None], b[None]), (a, np.ones((5, 4), dtype)), (np.ones((5, 4), dtype), a)]:
         with pytest.raises(ValueError, match=EQUAL_LENGTH):
             function(x, y)
-    with pytest.raises(ValueError, match=EQUAL_LENGTH):
+    with pytest.raises(ValueError, match=r"^Vectors must have equal length: a has 2 dimensions, b has 3$"):
         function([1.0, 2.0], [1.0, 2.0, 3.0])
 
 
-@pytest.mark.parametrize("function", [vo.batch_normalize, vo.norms])
-def test_ragged_lists(function):
-    with pytest.raises(ValueError, match=EQUAL_LENGTH):
-        function([[1.0, 2.0], [3.0]])
-    with pytest.raises(ValueError, match=EQUAL_LENGTH):
-        function([[1.0, 2.0], 3.0])
+def test_ragged_lists():
+    for bad in ([[1.0, 2.0], [3.0]], [[1.0, 2.0], 3.0]):
+        with pytest.raises(ValueError, match=RAGGED):
+            vo.batch_normalize(bad)
+        with pytest.raises(ValueError, match=RAGGED.replace("vectors", "x")):
+            vo.norms(bad)
 
 
 @pytest.mark.parametrize("function", PAIR_FUNCTIONS)
@@ -210,7 +214,6 @@ def c_message(status: int) -> str:
     [
         ("VO_ERR_NULL_POINTER", ValueError),
         ("VO_ERR_INVALID_ARGUMENT", ValueError),
-        ("VO_ERR_DIMENSION_MISMATCH", ValueError),
         ("VO_ERR_OVERFLOW", ValueError),
         ("VO_ERR_NONFINITE", ValueError),
         ("VO_ERR_NO_MEMORY", MemoryError),
@@ -235,18 +238,66 @@ def test_unknown_status_is_a_plain_vector_ops_error():
     assert error.message == "unknown status" == str(error)
 
 
-def test_errors_reported_by_the_library_carry_its_message():
+def test_the_c_checks_behind_the_python_ones():
     """The Python checks normally stop bad arguments; the C checks behind them must agree."""
     x = ffi.new("float[8]")
     out = ffi.new("float[8]")
-    status = _lib.vo_normalize_f32(x, 2, 4, 3, out, 4, _lib.VO_NONFINITE_PROPAGATE)  # stride < dim
-    assert status == _lib.VO_ERR_INVALID_ARGUMENT
-    status = _lib.vo_normalize_f32(x, 2, 4, 4, x + 2, 4, _lib.VO_NONFINITE_PROPAGATE)  # overlap
-    assert status == _lib.VO_ERR_INVALID_ARGUMENT
-    status = _lib.vo_normalize_f32(ffi.NULL, 1, 4, 4, out, 4, _lib.VO_NONFINITE_PROPAGATE)
-    assert status == _lib.VO_ERR_NULL_POINTER
-    status = _lib.vo_norms_f32(x, 2**62, 4, 2**62, out)
-    assert status == _lib.VO_ERR_OVERFLOW
-    with pytest.raises(ValueError, match=r"batch_normalize: .*overlap") as raised:
-        raise _status_error(_lib.VO_ERR_INVALID_ARGUMENT, "batch_normalize")
+    first = ffi.new("size_t[1]", [12345])
+    mode = _lib.VO_NONFINITE_PROPAGATE
+    assert (
+        _lib.vo_normalize_f32(x, 2, 4, 3, mode, out, 4, first) == _lib.VO_ERR_INVALID_ARGUMENT
+    )  # stride < dim
+    assert _lib.vo_normalize_f32(x, 2, 4, 4, mode, x + 2, 4, first) == _lib.VO_ERR_INVALID_ARGUMENT  # overlap
+    assert _lib.vo_normalize_f32(ffi.NULL, 1, 4, 4, mode, out, 4, first) == _lib.VO_ERR_NULL_POINTER
+    assert first[0] == 12345, "first_nonfinite is written only on success and VO_ERR_NONFINITE"
+    assert _lib.vo_norms_f32(x, 2**62, 4, 2**62, out) == _lib.VO_ERR_OVERFLOW
+
+
+def test_a_status_the_library_returns_reaches_the_caller(monkeypatch):
+    """An error the library reports (not one Python raised before the call) becomes VectorOpsValueError.
+
+    The Python layout check is bypassed so that the library sees a row stride
+    below the row length and refuses it itself.
+    """
+    from vector_ops_ffi import _rows
+
+    monkeypatch.setattr(
+        _rows, "matrix_operand", lambda arr, k, allow_broadcast: (arr, _rows.pointer(arr, k), 1)
+    )
+    x = np.ones((3, 4), np.float32)
+    out = np.full_like(x, 7.0)
+    with pytest.raises(vo.VectorOpsValueError) as raised:
+        vo.batch_normalize(x, out=out)
+    error = raised.value
+    assert error.status == _lib.VO_ERR_INVALID_ARGUMENT
+    assert error.message == c_message(_lib.VO_ERR_INVALID_ARGUMENT)
+    assert str(error) == f"batch_normalize: {error.message}"
+    assert (out == 7.0).all(), "a failed call writes nothing"
+    with pytest.raises(vo.VectorOpsValueError, match=r"^norms: ") as raised:
+        vo.norms(x)
     assert raised.value.status == _lib.VO_ERR_INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nonfinite_message_says_it_once(dtype):
+    x = np.ones((5, 3), dtype)
+    x[3, 2] = np.nan
+    with pytest.raises(vo.VectorOpsValueError) as raised:
+        vo.batch_normalize(x, nonfinite="raise")
+    assert str(raised.value) == "batch_normalize: row 3 holds NaN or infinity (nonfinite='raise')"
+    assert raised.value.status == _lib.VO_ERR_NONFINITE
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        np.array([[3e38, 3e38], [1.0, np.nan]], np.float32),
+        np.array([[1.7e308, 1.7e308], [np.inf, 0.0]], np.float64),
+    ],
+    ids=["float32", "float64"],
+)
+def test_nonfinite_names_the_bad_row_after_a_finite_row_whose_norm_overflows(rows):
+    """Issue 16 item 8: row 0 is finite (its norm only exceeds the dtype's range); row 1 is the bad one."""
+    with pytest.raises(vo.VectorOpsValueError, match="row 1 holds"):
+        vo.batch_normalize(rows, nonfinite="raise")
+    assert np.isfinite(vo.batch_normalize(rows[:1], nonfinite="raise")).all()

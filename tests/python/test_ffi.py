@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import doctest
+import importlib
+import inspect
 import re
 import shutil
 import subprocess
@@ -11,8 +13,10 @@ from pathlib import Path
 import pytest
 
 import vector_ops_ffi as vo
-from conftest import IN_SOURCE_TREE, REPO, SOURCE_HEADER
-from vector_ops_ffi import _ffi, _lib, _loader, ffi
+from conftest import IN_SOURCE_TREE, REPO, SOURCE_HEADER, python_env, run_python
+from vector_ops_ffi import _ffi, _loader
+from vector_ops_ffi._ffi import ffi
+from vector_ops_ffi._library import lib as _lib
 
 
 def header_text() -> str:
@@ -64,22 +68,44 @@ def test_status_strings_name_every_status():
 
 
 def test_versions_and_abi_agree():
-    text = header_text()
-    assert vo.__version__ == _ffi.header_define(text, "VO_VERSION_STRING")
-    assert int(_ffi.header_define(text, "VO_ABI_VERSION")) == _loader.EXPECTED_ABI_VERSION
+    text = _ffi.VERSION_HEADER_TEXT
+    assert vo.__version__ == _ffi.header_define(text, "VO_VERSION_STRING") == _ffi.HEADER_VERSION
+    assert int(_ffi.header_define(text, "VO_ABI_VERSION")) == _ffi.ABI_VERSION == _loader.EXPECTED_ABI_VERSION
     assert f"libvector_ops.so.{_loader.EXPECTED_ABI_VERSION}" == _loader.SONAME
     info = vo.info()
     assert info["abi_version"] == _loader.EXPECTED_ABI_VERSION
     assert info["version"] == vo.__version__
     assert info["package_version"] == vo.__version__
+    major, minor, patch = (int(p) for p in vo.__version__.split("."))
+    assert _lib.vo_version_number() == major * 10000 + minor * 100 + patch
+    assert int(_ffi.header_define(text, "VO_VERSION_NUMBER")) == _lib.vo_version_number()
+
+
+def test_headers_are_read_from_the_package_directory_only():
+    package_dir = Path(vo.__file__).resolve().parent
+    assert package_dir / "vector_ops.h" == _ffi.HEADER_PATH
+    assert package_dir / "vector_ops_version.h" == _ffi.VERSION_HEADER_PATH
+    loader_source = Path(_loader.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"EXPECTED_ABI_VERSION\s*=\s*\d", loader_source), "the ABI is read from the header"
+
+
+def test_a_package_without_its_headers_says_what_to_do(tmp_path):
+    copy = tmp_path / "vector_ops_ffi"
+    copy.mkdir()
+    for path in Path(vo.__file__).parent.glob("*.py"):
+        shutil.copy(path, copy)
+    result = run_python("import vector_ops_ffi", env=python_env(PYTHONPATH=str(tmp_path)), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "ImportError: vector_ops_ffi: vector_ops.h not found in" in result.stderr
+    assert "PYTHONPATH=<build>/python" in result.stderr
 
 
 @pytest.mark.skipif(not IN_SOURCE_TREE, reason="needs the source tree")
-def test_meson_project_version_is_the_package_version():
-    meson_build = (REPO / "meson.build").read_text(encoding="utf-8")
-    assert re.search(r"version:\s*'([^']+)'", meson_build).group(1) == vo.__version__
-    if _ffi.HEADER_PATH != SOURCE_HEADER:
-        assert _ffi.HEADER_PATH.read_text(encoding="utf-8") == SOURCE_HEADER.read_text(encoding="utf-8")
+def test_the_package_copies_of_the_headers_are_this_build_s():
+    assert _ffi.HEADER_PATH.read_text(encoding="utf-8") == SOURCE_HEADER.read_text(encoding="utf-8")
+    assert (REPO / "VERSION").read_text(encoding="utf-8").strip() == vo.__version__
+    abi = re.search(r"^abi_version\s*=\s*(\d+)", (REPO / "meson.build").read_text(encoding="utf-8"), re.M)
+    assert int(abi.group(1)) == _ffi.ABI_VERSION
 
 
 def test_library_does_not_link_python(loaded_library_path):
@@ -96,16 +122,22 @@ def test_library_does_not_link_python(loaded_library_path):
         assert "libpython" not in linked
 
 
-def test_docstring_examples():
-    failures, attempted = doctest.testmod(vo, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert attempted > 10
+PACKAGE_MODULES = ["", "._errors", "._convert", "._rows", "._search", "._threadpool", "._info"]
+
+
+@pytest.mark.parametrize("module", PACKAGE_MODULES)
+def test_docstring_examples(module):
+    """Exact output: no ELLIPSIS, so an example whose output drifts fails."""
+    target = importlib.import_module("vector_ops_ffi" + module)
+    failures, attempted = doctest.testmod(target, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0 or module == "._convert"
     assert failures == 0
 
 
 def test_public_api_is_documented_and_typed():
     for name in vo.__all__:
         obj = getattr(vo, name)
-        if callable(obj) and not isinstance(obj, type):
+        if inspect.isfunction(obj):
             assert ">>>" in (obj.__doc__ or ""), f"{name} has no example"
             assert obj.__annotations__, f"{name} has no type hints"
     assert (Path(vo.__file__).parent / "py.typed").is_file()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,7 +42,28 @@ PACKAGE_FILES = [
         if p.is_file() and p.suffix in (".py", ".typed")
     ),
     "vector_ops.h",
+    "vector_ops_version.h",
 ]
+PACKAGE_MESON_BUILD = REPO / "python" / "vector_ops_ffi" / "meson.build"
+
+
+def test_every_package_file_is_listed_in_meson_build():
+    """python/vector_ops_ffi/meson.build installs and mirrors exactly the package's files."""
+    listed = re.findall(r"^  '([^']+)',$", PACKAGE_MESON_BUILD.read_text(encoding="utf-8"), re.MULTILINE)
+    assert sorted(listed) == [name for name in PACKAGE_FILES if not name.endswith(".h")]
+
+
+def test_the_build_tree_mirrors_the_package():
+    """PYTHONPATH=<build>/python is the uninstalled package: the copy under test here, with both headers."""
+    build_dir = os.environ.get("VECTOR_OPS_BUILD_DIR")
+    if not build_dir:
+        pytest.skip("needs the meson build directory (run through `meson test`)")
+    mirror = Path(build_dir) / "python" / "vector_ops_ffi"
+    assert Path(vo.__file__).resolve().parent == mirror.resolve()
+    assert sorted(p.name for p in mirror.iterdir() if p.is_file()) == PACKAGE_FILES
+    for name in PACKAGE_FILES[:-2]:
+        source = REPO / "python" / "vector_ops_ffi" / name
+        assert (mirror / name).read_bytes() == source.read_bytes(), f"{name} is stale: run meson compile"
 
 
 def installed_report(result: subprocess.CompletedProcess) -> dict:
@@ -166,3 +188,12 @@ def test_meson_install_layout_loads_through_the_soname(tmp_path):
     assert report["found_by"] == "soname"
     assert Path(report["library"]) == soname
     assert Path(report["file"]).parent == site / "vector_ops_ffi"
+
+    # The vector-ops command (issue 16: distributions expect meson install to install it).
+    (script,) = root.rglob("bin/vector-ops")
+    assert os.access(script, os.X_OK)
+    version = subprocess.run(
+        [str(script), "info"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert version.returncode == 0, version.stdout + version.stderr
+    assert vo.__version__ in version.stdout

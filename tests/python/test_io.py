@@ -9,6 +9,7 @@ import io as stdio
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -21,7 +22,8 @@ import numpy as np
 import pytest
 
 import vector_ops_ffi as vo
-from vector_ops_ffi import _progress
+from vector_ops_ffi import _errors, _progress
+from vector_ops_ffi import _files as vfiles
 from vector_ops_ffi import io as vio
 
 METRICS = ("cosine", "dot", "sqeuclidean")
@@ -224,7 +226,7 @@ def test_failure_midway_leaves_destination_untouched(tmp_path, monkeypatch):
 
 def test_disk_full_checked_before_writing(tmp_path, monkeypatch):
     src = save(tmp_path / "src.npy", sample(50, 8))
-    monkeypatch.setattr(vio, "_free_bytes", lambda directory: 1000)
+    monkeypatch.setattr(vfiles, "_free_bytes", lambda directory: 1000)
     with pytest.raises(OSError, match="No space left") as info:
         vio.normalize_npy(src, tmp_path / "dst.npy", progress=False)
     assert info.value.errno == errno.ENOSPC
@@ -272,12 +274,185 @@ def test_disk_full_on_a_real_small_filesystem(tmp_path, small_tmpfs, monkeypatch
     assert info.value.errno == errno.ENOSPC
     assert list(small_tmpfs.iterdir()) == []
     # Without the check up front, the kernel's ENOSPC from write() mid-way.
-    monkeypatch.setattr(vio, "_free_bytes", lambda directory: 1 << 40)
+    monkeypatch.setattr(vfiles, "_free_bytes", lambda directory: 1 << 40)
     with pytest.raises(OSError, match="filled up") as info:
         vio.normalize_npy(src, small_tmpfs / "dst.npy", chunk_rows=100, progress=False)
     assert info.value.errno == errno.ENOSPC
     assert list(small_tmpfs.iterdir()) == []
     assert os.statvfs(small_tmpfs).f_bfree == os.statvfs(small_tmpfs).f_blocks  # the space came back
+
+
+# ---- destinations: read-only files, symbolic links, directories that take no file -----------
+
+
+def test_read_only_destination_is_refused_unless_asked(tmp_path):
+    x = sample(20, 4)
+    src = save(tmp_path / "src.npy", x)
+    dst = save(tmp_path / "dst.npy", np.zeros((2, 2)))
+    dst.chmod(0o444)
+    before = dst.read_bytes()
+    with pytest.raises(PermissionError, match="read-only") as info:
+        vio.normalize_npy(src, dst, progress=False)  # refused even as root, who could write it
+    assert info.value.errno == errno.EACCES
+    assert dst.read_bytes() == before
+    assert leftovers(tmp_path) == []
+    vio.normalize_npy(src, dst, progress=False, replace_readonly=True)
+    np.testing.assert_array_equal(np.load(dst), vo.batch_normalize(x))
+    assert stat.S_IMODE(dst.stat().st_mode) == 0o444  # still read-only
+
+
+def test_read_only_file_is_not_rewritten_in_place_unless_asked(tmp_path):
+    x = sample(20, 4)
+    src = save(tmp_path / "src.npy", x)
+    src.chmod(0o444)
+    before = src.read_bytes()
+    with pytest.raises(PermissionError, match="read-only"):
+        vio.normalize_npy(src, src, inplace=True, progress=False)
+    assert src.read_bytes() == before
+    vio.normalize_npy(src, src, inplace=True, progress=False, replace_readonly=True)
+    np.testing.assert_array_equal(np.load(src), vo.batch_normalize(x))
+
+
+def test_symlink_destination_is_written_through(tmp_path, monkeypatch):
+    """The link survives, its target gets the result, the temporary file sits beside the target."""
+    x = sample(30, 4)
+    src = save(tmp_path / "src.npy", x)
+    elsewhere = tmp_path / "data"
+    elsewhere.mkdir()
+    target = save(elsewhere / "target.npy", np.zeros((2, 2)))
+    target.chmod(0o640)
+    links = tmp_path / "links"
+    links.mkdir()
+    link = links / "out.npy"
+    link.symlink_to(Path("..") / "data" / "target.npy")  # relative, as ln -s makes them
+    temporaries = []
+    real_mkstemp = vfiles.tempfile.mkstemp
+
+    def mkstemp(**kwargs):
+        temporaries.append(kwargs["dir"])
+        return real_mkstemp(**kwargs)
+
+    monkeypatch.setattr(vfiles.tempfile, "mkstemp", mkstemp)
+    vio.normalize_npy(src, link, progress=False)
+    assert link.is_symlink()
+    assert os.readlink(link) == os.path.join("..", "data", "target.npy")
+    np.testing.assert_array_equal(np.load(target), vo.batch_normalize(x))
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert temporaries == [str(elsewhere)]
+    assert leftovers(elsewhere) == leftovers(links) == []
+
+
+def test_dangling_symlink_destination_is_refused(tmp_path):
+    src = save(tmp_path / "src.npy", sample(5, 3))
+    link = tmp_path / "out.npy"
+    link.symlink_to(tmp_path / "missing" / "target.npy")
+    with pytest.raises(FileNotFoundError, match="symbolic link"):
+        vio.normalize_npy(src, link, progress=False)
+    assert link.is_symlink()
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("directory", ["/proc", "/sys"])
+def test_kernel_interface_directories_are_named_as_such(tmp_path, directory):
+    if not os.path.isdir(directory):
+        pytest.skip(f"{directory} is not mounted here")
+    src = save(tmp_path / "src.npy", sample(5, 3))
+    with pytest.raises(OSError, match="kernel interface") as info:
+        vio.normalize_npy(src, os.path.join(directory, "out.npy"), progress=False)
+    assert info.value.errno == errno.ENOTSUP, info.value
+    assert "kernel interface" in str(info.value)
+    assert "No space" not in str(info.value)
+
+
+@pytest.fixture
+def read_only_tmpfs(tmp_path):
+    """A read-only tmpfs (needs root, as in CI and the dev machines; skipped elsewhere)."""
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_read_only_filesystem_is_named_as_such(tmp_path, read_only_tmpfs):
+    src = save(tmp_path / "src.npy", sample(5, 3))
+    with pytest.raises(OSError, match="read-only filesystem") as info:
+        vio.normalize_npy(src, read_only_tmpfs / "out.npy", progress=False)
+    assert info.value.errno == errno.EROFS
+    assert list(read_only_tmpfs.iterdir()) == []
+
+
+def test_directory_without_write_permission_says_permission_denied(tmp_path):
+    """A directory without the write bit; root runs the child without CAP_DAC_OVERRIDE (setpriv)."""
+    src = save(tmp_path / "src.npy", sample(5, 3))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("root ignores permission bits, and setpriv (util-linux) is missing to drop that")
+        prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    code = textwrap.dedent(
+        f"""
+        from vector_ops_ffi.io import normalize_npy
+        try:
+            normalize_npy({str(src)!r}, {str(locked / "out.npy")!r}, progress=False)
+        except PermissionError as exc:
+            print("PermissionError", exc.errno, exc)
+        """
+    )
+    try:
+        done = subprocess.run(
+            [*prefix, sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"PermissionError {errno.EACCES} "), done.stdout
+        assert "permission denied" in done.stdout
+        assert "No space" not in done.stdout
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)
+
+
+# ---- normalize_npy(nonfinite=) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_nonfinite_raise_names_the_row_of_the_file(tmp_path, inplace):
+    x = np.ones((9000, 4), np.float32)
+    x[8000, 2] = np.nan
+    src = save(tmp_path / "src.npy", x)
+    dst = src if inplace else tmp_path / "dst.npy"
+    with pytest.raises(vo.VectorOpsError, match=r"row 8000\b") as info:
+        vio.normalize_npy(src, dst, chunk_rows=7000, nonfinite="raise", inplace=inplace, progress=False)
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(vo.VectorOpsError) as in_memory:
+        vo.batch_normalize(x, nonfinite="raise")
+    assert type(info.value) is type(in_memory.value)
+    assert info.value.status == in_memory.value.status
+    assert leftovers(tmp_path) == []
+    if not inplace:
+        assert not dst.exists()
+    # propagate (the default) still turns the row into NaN.
+    vio.normalize_npy(src, tmp_path / "p.npy", chunk_rows=7000, progress=False)
+    assert np.isnan(np.load(tmp_path / "p.npy")[8000]).all()
+
+
+def test_nonfinite_other_values_are_refused_before_any_work(tmp_path):
+    src = save(tmp_path / "src.npy", sample(5, 3))
+    with pytest.raises(ValueError, match="nonfinite"):
+        vio.normalize_npy(src, tmp_path / "dst.npy", nonfinite="ignore", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.npy"]
 
 
 # ---- progress -----------------------------------------------------------------------------
@@ -346,15 +521,6 @@ def test_progress_rejects_other_values(tmp_path):
 # ---- top_k_npy ------------------------------------------------------------------------------
 
 
-def test_merge_top_k_order():
-    indices = np.array([[7, 2, 9, 4, 5, 1]])
-    scores = np.array([[0.5, np.nan, 0.9, 0.5, -0.0, 0.0]])
-    best = vio.merge_top_k(indices, scores, 5, "cosine")
-    np.testing.assert_array_equal(best[0], [[9, 4, 7, 1, 5]])  # ties (and -0 == 0) by lower index
-    best = vio.merge_top_k(indices, scores, 10, "sqeuclidean")
-    np.testing.assert_array_equal(best[0], [[1, 5, 4, 7, 9, 2]])  # lowest first, NaN last
-
-
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("k", [1, 4, 50, 500])
 def test_top_k_npy_equals_in_memory(tmp_path, metric, k):
@@ -394,8 +560,13 @@ def test_top_k_npy_empty_base(tmp_path):
 
 def test_top_k_npy_errors(tmp_path):
     path = save(tmp_path / "base.npy", sample(20, 4))
-    with pytest.raises(ValueError, match="dimension 5"):
+    with pytest.raises(ValueError, match="5") as mismatch:
         vio.top_k_npy(path, np.ones((2, 5), np.float32), 3)
+    # One wording for the package: that of the in-memory top_k.
+    assert str(mismatch.value) == str(_errors.dimension_mismatch("queries", 5, "base", 4))
+    with pytest.raises(ValueError, match="5") as in_memory:
+        vo.top_k(np.ones((2, 5), np.float32), sample(20, 4), 3)
+    assert str(mismatch.value) == str(in_memory.value)
     with pytest.raises(ValueError, match="3-D"):
         vio.top_k_npy(path, np.ones((2, 2, 4), np.float32), 3)
     with pytest.raises(ValueError, match="manhattan"):

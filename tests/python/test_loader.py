@@ -11,7 +11,8 @@ import pytest
 
 import vector_ops_ffi as vo
 from conftest import python_env, run_python
-from vector_ops_ffi import _ffi, _loader, ffi
+from vector_ops_ffi import _ffi, _loader
+from vector_ops_ffi._ffi import ffi
 
 REPORT = """
 import os
@@ -37,6 +38,7 @@ def package_copy(root: Path, *, bundle_library: Path | None = None) -> Path:
     for path in [*source.glob("*.py"), source / "py.typed"]:
         shutil.copy(path, package_dir)
     shutil.copy(_ffi.HEADER_PATH, package_dir / _ffi.HEADER_NAME)
+    shutil.copy(_ffi.VERSION_HEADER_PATH, package_dir / _ffi.VERSION_HEADER_NAME)
     if bundle_library is not None:
         libs = root / ".vector_ops_ffi.mesonpy.libs"
         libs.mkdir()
@@ -105,7 +107,7 @@ def test_explicit_path_that_fails_is_an_error_not_a_fallback(monkeypatch, tmp_pa
 def test_a_library_with_another_abi_is_refused(monkeypatch, tmp_path):
     fake = fake_library(tmp_path, "int vo_abi_version(void) { return 1; }\n")
     monkeypatch.setenv("VECTOR_OPS_LIBRARY", str(fake))
-    with pytest.raises(OSError, match="ABI version 1, this package needs 0"):
+    with pytest.raises(OSError, match=f"ABI version 1, this package needs {_ffi.ABI_VERSION}\n"):
         _loader.load(ffi, _ffi.FUNCTION_NAMES)
 
 

@@ -264,7 +264,7 @@ def test_errors_name_the_problem():
     b = np.ones((4, 5), np.float32)
     with pytest.raises(ValueError, match="Vectors must have equal length: A has 3 dimensions, B has 5"):
         vo.cdist(a, b)
-    with pytest.raises(ValueError, match="equal length: queries has 3 dimensions, base has 5"):
+    with pytest.raises(ValueError, match="equal length: queries have 3 dimensions, base has 5"):
         vo.top_k(a, b, 1)
     with pytest.raises(ValueError, match="unknown metric 'euclidean'"):
         vo.cdist(a, a, "euclidean")

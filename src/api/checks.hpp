@@ -1,5 +1,5 @@
-// Argument checks shared by the extern "C" entry points (api.cpp,
-// api_search.cpp). No SIMD here: this header is compiled without ISA flags.
+// Argument checks shared by the extern "C" entry points (src/api/). No SIMD
+// here: this header is compiled without ISA flags.
 #pragma once
 
 #include <algorithm>
@@ -68,10 +68,15 @@ vo_status check_matrix(const T *p, std::size_t rows, std::size_t dim, std::size_
   if (!span_bytes<T>(effective_rows, dim, stride, bytes)) {
     return VO_ERR_OVERFLOW;
   }
-  if (p != nullptr && misaligned(p)) {
+  if (!addresses_nothing && misaligned(p)) { // zero elements need no alignment
     return VO_ERR_INVALID_ARGUMENT;
   }
   return VO_OK;
+}
+
+// Checks a vector of n outputs (one per row).
+template <class T> vo_status check_vector(const T *out, std::size_t n, std::size_t &bytes) {
+  return check_matrix(out, n, 1, 1, false, bytes);
 }
 
 // The value a C caller passed for an enum parameter. C allows any int there,

@@ -1,0 +1,320 @@
+// The search family's entry-point bodies (vo_cdist_*, vo_topk_*): argument
+// checks, the plan of a call (which kernel, how it is split over threads),
+// and the storage of the top-k selections. The selections themselves and
+// their merge are kernel code (kernels/select.hpp), reached through the
+// kernel table. Included by api/entry_points.cpp only. No C++ exception
+// leaves a body.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <new>
+#include <vector>
+
+#include "api/checks.hpp"
+#include "diag.hpp"
+#include "pool.hpp"
+#include "registry.hpp"
+#include "tuning.hpp"
+
+namespace vo::api {
+
+using namespace checks;
+
+inline bool known_metric(vo_metric metric) {
+  return metric == VO_METRIC_COSINE || metric == VO_METRIC_DOT || metric == VO_METRIC_SQEUCLIDEAN;
+}
+
+// a * b * c, saturating.
+inline std::size_t work3(std::size_t a, std::size_t b, std::size_t c) {
+  const std::size_t ab = work_of(a, b);
+  return ab == SIZE_MAX ? SIZE_MAX : work_of(ab, c);
+}
+
+// One 64-byte aligned scratch area per thread slot.
+class scratch_areas {
+public:
+  scratch_areas(std::size_t parts, std::size_t bytes_each)
+      : stride_((bytes_each + 63) / 64 * 64), bytes_(alloc_size(parts, stride_)) {}
+
+  template <class T> T *part(std::size_t p) noexcept {
+    auto base = reinterpret_cast<std::uintptr_t>(bytes_.data());
+    base = (base + 63) / 64 * 64;
+    return reinterpret_cast<T *>(base + p * stride_);
+  }
+
+private:
+  static std::size_t alloc_size(std::size_t parts, std::size_t stride) {
+    std::size_t total = 0;
+    if (__builtin_mul_overflow(parts, stride, &total) || total > SIZE_MAX - 64) {
+      throw std::bad_alloc();
+    }
+    return total + 64;
+  }
+  std::size_t stride_;
+  std::vector<unsigned char> bytes_;
+};
+
+// How a call runs: which kernel, and whether threads take chunks of query
+// rows or of base rows (for top-k, each thread then keeps its own
+// selections, merged at the end). Any split gives the same results: a score
+// depends only on its two rows and the kernel, which depends on m only.
+struct plan {
+  bool packed;
+  bool by_queries;
+  std::size_t threads;
+  std::size_t grain; // rows of the split axis per chunk
+};
+
+inline std::size_t round_up(std::size_t x, std::size_t multiple) {
+  return (x + multiple - 1) / multiple * multiple;
+}
+
+inline std::size_t query_grain(std::size_t m, std::size_t threads, bool packed) {
+  const std::size_t least = packed ? tuning::packed_queries_per_thread : tuning::queries_per_thread;
+  const std::size_t even =
+      (m + threads * tuning::chunks_per_thread - 1) / (threads * tuning::chunks_per_thread);
+  return round_up(std::max(even, least), tuning::query_chunk_multiple);
+}
+
+inline plan make_plan(std::size_t m, std::size_t n, std::size_t dim) {
+  const bool packed = m >= tuning::packed_min_queries;
+  const std::size_t threads = pool::threads_for(work3(m, n, dim));
+  const std::size_t per_thread =
+      packed ? tuning::packed_queries_per_thread : tuning::queries_per_thread;
+  if (m >= per_thread * threads) {
+    return {packed, true, threads, query_grain(m, threads, packed)};
+  }
+  const std::size_t even =
+      (n + threads * tuning::chunks_per_thread - 1) / (threads * tuning::chunks_per_thread);
+  return {packed, false, threads, round_up(std::max(even, tuning::min_base_chunk), 64)};
+}
+
+inline void record(const plan &p) {
+  diag::last_call &r = diag::last() = diag::last_call{};
+  r.packed = p.packed;
+  r.split_by_queries = p.by_queries;
+  r.threads = p.threads;
+}
+
+// Per-row factors of the query rows (norms), in parallel.
+template <class T>
+std::vector<T> query_factors(const search_ops<T> &ops, const T *q, std::size_t m, std::size_t dim,
+                             std::size_t qs, vo_metric metric) {
+  std::vector<T> f(m);
+  if (metric == VO_METRIC_DOT) {
+    return f; // the dot product needs none
+  }
+  T *out = f.data();
+  pool::parallel_for(m, work_of(m, dim), [&](std::size_t begin, std::size_t end) {
+    ops.row_factors(q + begin * qs, end - begin, dim, qs, metric, out + begin);
+  });
+  return f;
+}
+
+// What every chunk of a call shares.
+template <class T> struct call {
+  const search_ops<T> *ops;
+  block_job<T> job;
+  scratch_areas *scratch; // one area per thread slot
+  bool by_queries;
+  const selection_set<T> *sets; // top-k: by queries one set, by base rows one per slot
+
+  // The job of a chunk [begin, end) of the split axis, run by thread `slot`.
+  block_job<T> chunk(std::size_t slot, std::size_t begin, std::size_t end) const noexcept {
+    block_job<T> j = job;
+    j.scratch = scratch->template part<T>(slot);
+    if (by_queries) {
+      j.q_begin = begin;
+      j.q_end = end;
+    } else {
+      j.b_begin = begin;
+      j.b_end = end;
+    }
+    return j;
+  }
+};
+
+template <class T>
+void cdist_chunk(void *ctx, std::size_t slot, std::size_t begin, std::size_t end) noexcept {
+  const auto &c = *static_cast<const call<T> *>(ctx);
+  c.ops->cdist(c.chunk(slot, begin, end));
+}
+
+template <class T>
+void topk_chunk(void *ctx, std::size_t slot, std::size_t begin, std::size_t end) noexcept {
+  const auto &c = *static_cast<const call<T> *>(ctx);
+  const block_job<T> job = c.chunk(slot, begin, end);
+  if (c.by_queries) {
+    // These queries meet the whole base here: their rows are final.
+    c.ops->topk(job, c.sets[0]);
+    c.ops->topk_finish(c.sets[0], nullptr, 0, job.q_begin, job.q_end);
+  } else {
+    c.ops->topk(job, c.sets[slot]);
+  }
+}
+
+// vo_cdist_<type>(a, m, dim, a_stride, b, n, b_stride, metric, out, out_stride).
+template <class T>
+vo_status cdist(const search_ops<T> &ops, const T *a, std::size_t m, std::size_t dim,
+                std::size_t a_stride, const T *b, std::size_t n, std::size_t b_stride,
+                vo_metric metric, T *out, std::size_t out_stride) noexcept {
+  return guarded([&] {
+    std::size_t a_bytes = 0, b_bytes = 0, out_bytes = 0;
+    if (const vo_status s = check_matrix(a, m, dim, a_stride, false, a_bytes)) {
+      return s;
+    }
+    if (const vo_status s = check_matrix(b, n, dim, b_stride, false, b_bytes)) {
+      return s;
+    }
+    if (const vo_status s =
+            check_matrix(static_cast<const T *>(out), m, n, out_stride, false, out_bytes)) {
+      return s;
+    }
+    if (!known_metric(metric)) {
+      return VO_ERR_INVALID_ARGUMENT;
+    }
+    if (ranges_overlap(out, out_bytes, a, a_bytes) || ranges_overlap(out, out_bytes, b, b_bytes)) {
+      return VO_ERR_INVALID_ARGUMENT;
+    }
+    if (m == 0 || n == 0) {
+      return VO_OK;
+    }
+    if (dim == 0) {
+      for (std::size_t i = 0; i < m; ++i) {
+        std::fill(out + i * out_stride, out + i * out_stride + n, T(0));
+      }
+      return VO_OK;
+    }
+    const plan p = make_plan(m, n, dim);
+    record(p);
+    scratch_areas scratch(p.threads, ops.scratch_bytes(dim));
+    const std::vector<T> qf = query_factors(ops, a, m, dim, a_stride, metric);
+    const call<T> c{&ops,
+                    {a, a_stride, 0, m, qf.data(), b, b_stride, 0, n, dim, metric, p.packed,
+                     nullptr, out, out_stride},
+                    &scratch,
+                    p.by_queries,
+                    nullptr};
+    pool::run_chunks(p.by_queries ? m : n, p.grain, p.threads, &cdist_chunk<T>,
+                     const_cast<call<T> *>(&c));
+    return VO_OK;
+  });
+}
+
+// Selections held outside the outputs: one set per extra part of a split
+// over base rows.
+template <class T> struct selection_store {
+  std::vector<T> score;
+  std::vector<std::int64_t> index;
+  std::vector<std::size_t> count;
+  std::vector<T> thr;
+
+  selection_store(std::size_t m, std::size_t kk)
+      : score(m * kk), index(m * kk), count(m, 0), thr(m, std::numeric_limits<T>::quiet_NaN()) {}
+
+  selection_set<T> set(std::size_t kk, bool lower) noexcept {
+    return {score.data(), kk, index.data(), kk, count.data(), thr.data(), kk, lower};
+  }
+};
+
+// vo_topk_<type>(q, m, dim, q_stride, base, n, base_stride, metric, k,
+//                indices, indices_stride, scores, scores_stride).
+template <class T>
+vo_status topk(const search_ops<T> &ops, const T *queries, std::size_t m, std::size_t dim,
+               std::size_t q_stride, const T *base, std::size_t n, std::size_t base_stride,
+               vo_metric metric, std::size_t k, std::int64_t *indices, std::size_t is, T *scores,
+               std::size_t ss) noexcept {
+  return guarded([&] {
+    const std::size_t kk = std::min(k, n);
+    std::size_t q_bytes = 0, b_bytes = 0, i_bytes = 0, s_bytes = 0;
+    if (const vo_status s = check_matrix(queries, m, dim, q_stride, false, q_bytes)) {
+      return s;
+    }
+    if (const vo_status s = check_matrix(base, n, dim, base_stride, false, b_bytes)) {
+      return s;
+    }
+    if (const vo_status s =
+            check_matrix(static_cast<const std::int64_t *>(indices), m, kk, is, false, i_bytes)) {
+      return s;
+    }
+    if (const vo_status s =
+            check_matrix(static_cast<const T *>(scores), m, kk, ss, false, s_bytes)) {
+      return s;
+    }
+    if (k == 0 || !known_metric(metric)) {
+      return VO_ERR_INVALID_ARGUMENT;
+    }
+    if (ranges_overlap(indices, i_bytes, queries, q_bytes) ||
+        ranges_overlap(indices, i_bytes, base, b_bytes) ||
+        ranges_overlap(scores, s_bytes, queries, q_bytes) ||
+        ranges_overlap(scores, s_bytes, base, b_bytes) ||
+        ranges_overlap(indices, i_bytes, scores, s_bytes)) {
+      return VO_ERR_INVALID_ARGUMENT;
+    }
+    if (m == 0 || kk == 0) {
+      return VO_OK;
+    }
+    if (dim == 0) {
+      // Every score is 0: the first kk rows, by index.
+      for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t r = 0; r < kk; ++r) {
+          indices[i * is + r] = static_cast<std::int64_t>(r);
+          scores[i * ss + r] = T(0);
+        }
+      }
+      return VO_OK;
+    }
+    const bool lower = metric == VO_METRIC_SQEUCLIDEAN;
+    plan p = make_plan(m, n, dim);
+    // The extra threads' selections when the base is split.
+    const std::size_t extra_bytes =
+        p.by_queries ? 0 : work3(p.threads - 1, work_of(m, kk), sizeof(T) + sizeof(std::int64_t));
+    const bool capped = extra_bytes > tuning::max_selection_bytes;
+    if (capped) {
+      // Too much memory: split the queries instead (the results are the same).
+      p.by_queries = true;
+      p.grain = query_grain(m, p.threads, p.packed);
+    }
+    record(p);
+    diag::last().selection_capped = capped;
+    diag::last().selection_bytes = p.by_queries ? 0 : extra_bytes;
+
+    scratch_areas scratch(p.threads, ops.scratch_bytes(dim));
+    const std::vector<T> qf = query_factors(ops, queries, m, dim, q_stride, metric);
+
+    // Set 0 lives in the outputs (each query's heap in its output row);
+    // by base rows, thread slots 1.. have their own sets, merged into set 0
+    // below.
+    std::vector<std::size_t> count(m, 0);
+    std::vector<T> thr(m, std::numeric_limits<T>::quiet_NaN());
+    std::vector<selection_store<T>> stores;
+    std::vector<selection_set<T>> sets{
+        {scores, ss, indices, is, count.data(), thr.data(), kk, lower}};
+    if (!p.by_queries) {
+      stores.reserve(p.threads - 1);
+      for (std::size_t slot = 1; slot < p.threads; ++slot) {
+        stores.emplace_back(m, kk);
+        sets.push_back(stores.back().set(kk, lower));
+      }
+    }
+    const call<T> c{&ops,
+                    {queries, q_stride, 0, m, qf.data(), base, base_stride, 0, n, dim, metric,
+                     p.packed, nullptr, nullptr, 0},
+                    &scratch,
+                    p.by_queries,
+                    sets.data()};
+    pool::run_chunks(p.by_queries ? m : n, p.grain, p.threads, &topk_chunk<T>,
+                     const_cast<call<T> *>(&c));
+    if (!p.by_queries) {
+      pool::parallel_for(m, work3(m, kk, p.threads), [&](std::size_t begin, std::size_t end) {
+        ops.topk_finish(sets[0], sets.data() + 1, sets.size() - 1, begin, end);
+      });
+    }
+    return VO_OK;
+  });
+}
+
+} // namespace vo::api

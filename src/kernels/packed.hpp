@@ -1,0 +1,169 @@
+// The packed (broadcast) kernel of the M:N functions, for calls with many
+// queries. Each base block is copied once into panels of W rows stored
+// element-major (panel[k][l] = row l, element k), so one vector holds
+// element k of W consecutive base rows. A PQ x 2W tile then needs no
+// horizontal sum at all: each accumulator lane is one score, an FMA of a
+// broadcast query element with a panel vector per step, as in a GEMM. The
+// copy costs one pass over the block, repaid over many query tiles.
+// ISA-neutral; the block loop is kernels/drivers.hpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/search.hpp"
+#include "simd/compat.hpp"
+#include "tuning.hpp"
+
+namespace vo::kernels {
+
+template <class A, class T> struct packed_kernel {
+  using bt = xsimd::batch<T, A>;
+  static constexpr std::size_t W = bt::size;
+  static constexpr std::size_t R = tuning::tile_shape<A>::packed_rows; // queries of a tile
+  static constexpr std::size_t PB = 2 * W;                             // base rows of a tile
+  static constexpr std::size_t group = PB;
+  static constexpr std::size_t ld = PB;
+  static constexpr std::size_t max_block = tuning::max_block_rows / PB * PB;
+  static constexpr std::size_t max_groups = max_block / PB;
+  static constexpr std::size_t align_elems = 64 / sizeof(T);
+
+  // ---- Scratch layout (elements of T, each region 64-byte aligned) --------
+  static constexpr std::size_t round_align(std::size_t n) {
+    return (n + align_elems - 1) / align_elems * align_elems;
+  }
+  static constexpr std::size_t off_res = 0;
+  static constexpr std::size_t off_qf = off_res + round_align(R * PB);
+  static constexpr std::size_t off_thr = off_qf + round_align(R * PB);
+  static constexpr std::size_t off_bf = off_thr + round_align(R * PB);
+  static constexpr std::size_t off_bft = off_bf + round_align(max_block);
+  static constexpr std::size_t off_panels = off_bft + round_align(max_groups * R * PB);
+  static std::size_t scratch_elems(std::size_t dim) noexcept {
+    return off_panels + round_align(max_block * dim);
+  }
+
+  static std::size_t block_rows(std::size_t dim) noexcept {
+    std::size_t rows = tuning::block_bytes / (dim * sizeof(T));
+    rows = rows < PB ? PB : (rows > max_block ? max_block : rows);
+    return rows / PB * PB;
+  }
+
+  // A base block [begin, end): per group g of PB rows, the tiled factors
+  // (R * PB at bft + g * R * PB, row r a copy of the group's factors) and
+  // the two panels. Rows past the end are zero rows with factor 0.
+  struct block {
+    std::size_t begin, end, groups;
+    const T *bft;
+    const T *panels;
+  };
+
+  template <class Factor>
+  static block prepare_block(const block_job<T> &job, std::size_t begin, std::size_t end,
+                             Factor factor) noexcept {
+    T *bf = job.scratch + off_bf;
+    T *bft = job.scratch + off_bft;
+    T *panels = job.scratch + off_panels;
+    const std::size_t rows = end - begin;
+    const std::size_t groups = (rows + PB - 1) / PB;
+    const std::size_t padded_rows = groups * PB;
+    const std::size_t dim = job.dim;
+    for (std::size_t i = 0; i < padded_rows; ++i) {
+      bf[i] = i < rows ? factor(job.b + (begin + i) * job.b_stride) : T(0);
+    }
+    for (std::size_t g = 0; g < groups; ++g) {
+      for (std::size_t r = 0; r < R; ++r) {
+        for (std::size_t c = 0; c < PB; ++c) {
+          bft[(g * R + r) * PB + c] = bf[g * PB + c];
+        }
+      }
+    }
+    // A slice of 64 elements of the W rows at a time: its 64 panel vectors
+    // stay in L1 while the W rows are written into their lanes.
+    constexpr std::size_t slice = 64;
+    for (std::size_t p = 0; p < padded_rows / W; ++p) {
+      T *panel = panels + p * dim * W;
+      for (std::size_t k0 = 0; k0 < dim; k0 += slice) {
+        const std::size_t k1 = dim - k0 < slice ? dim : k0 + slice;
+        for (std::size_t l = 0; l < W; ++l) {
+          const std::size_t i = p * W + l;
+          if (i < rows) {
+            const T *row = job.b + (begin + i) * job.b_stride;
+            for (std::size_t k = k0; k < k1; ++k) {
+              panel[k * W + l] = row[k];
+            }
+          } else {
+            for (std::size_t k = k0; k < k1; ++k) {
+              panel[k * W + l] = T(0);
+            }
+          }
+        }
+      }
+    }
+    return {begin, end, groups, bft, panels};
+  }
+
+  static const T *base_row(const block_job<T> &job, const block &blk, std::size_t slot) noexcept {
+    return job.b + (blk.begin + slot) * job.b_stride; // only asked for real rows
+  }
+  static const T *tiled_base_factors(const block &blk, std::size_t g) noexcept {
+    return blk.bft + g * R * PB;
+  }
+  static T *results(const block_job<T> &job) noexcept { return job.scratch + off_res; }
+  static T *thresholds(const block_job<T> &job) noexcept { return job.scratch + off_thr; }
+  static const T *tiled_query_factors(const block_job<T> &job) noexcept {
+    return job.scratch + off_qf;
+  }
+
+  template <std::size_t RR>
+  static void prepare_queries(const block_job<T> &job, std::size_t i, const T **qp) noexcept {
+    T *qf = job.scratch + off_qf;
+    for (std::size_t r = 0; r < RR; ++r) {
+      qp[r] = job.q + (i + r) * job.q_stride;
+      for (std::size_t c = 0; c < PB; ++c) {
+        qf[r * PB + c] = job.q_factor[i + r];
+      }
+    }
+  }
+
+  template <std::size_t RR>
+  static void sums(const block_job<T> &job, const block &blk, std::size_t g, const T *const *qp,
+                   T *res) noexcept {
+    packed_tile<RR>(qp, blk.panels + g * PB * job.dim, job.dim, res);
+  }
+
+  // sums[r * PB + c] = q_r . (row c of the two panels), r < RQ, c < PB.
+  template <std::size_t RQ>
+  static void packed_tile(const T *const *qp, const T *panels, std::size_t dim, T *sums) noexcept {
+    const T *q[RQ];
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < RQ; ++r) {
+      q[r] = qp[r];
+    }
+    bt acc0[RQ];
+    bt acc1[RQ];
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < RQ; ++r) {
+      acc0[r] = bt(T(0));
+      acc1[r] = bt(T(0));
+    }
+    const T *p0 = panels;
+    const T *p1 = panels + dim * W;
+    for (std::size_t k = 0; k < dim; ++k) {
+      const bt b0 = bt::load_aligned(p0 + k * W);
+      const bt b1 = bt::load_aligned(p1 + k * W);
+#pragma GCC unroll 16
+      for (std::size_t r = 0; r < RQ; ++r) {
+        const bt qv(q[r][k]);
+        acc0[r] = simd::fma(qv, b0, acc0[r]);
+        acc1[r] = simd::fma(qv, b1, acc1[r]);
+      }
+    }
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < RQ; ++r) {
+      acc0[r].store_aligned(sums + r * PB);
+      acc1[r].store_aligned(sums + r * PB + W);
+    }
+  }
+};
+
+} // namespace vo::kernels

@@ -1,0 +1,110 @@
+// Every tuning constant of the library, each with the measurement behind it.
+// Nothing here is a guarantee (vector_ops.h states those): changing a value
+// changes speed, never results, with one exception: packed_min_queries
+// selects between two summation orders of the M:N kernels.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "simd/arch_tags.hpp"
+
+namespace vo::tuning {
+
+// ---- Thread pool (src/pool.cpp) ---------------------------------------------------
+
+// Elements a thread must have before a second thread is worth waking: waking
+// a sleeping worker costs 30-100 us here, more after an idle gap (0.1, and
+// the 2-thread 512x384 normalize still ran 1.1-1.2x the 1-thread time, 0.2).
+inline constexpr std::size_t min_work_per_thread = std::size_t{1} << 16;
+
+// Row functions (parallel_for) cut their rows into chunks of at least this
+// many elements, at most row_chunks_per_thread chunks per thread, claimed
+// dynamically: a late or descheduled thread leaves its share to the others.
+inline constexpr std::size_t min_work_per_chunk = std::size_t{1} << 14;
+inline constexpr std::size_t row_chunks_per_thread = 16;
+
+// How long (ns) a caller polls for the workers' last chunks before it sleeps
+// and hands its core to a worker that may have been descheduled. Workers
+// themselves do not spin by default: on the 2-core VM a worker spin of S
+// cost about S of CPU per call followed by a gap, and its gain was not
+// reproducible (see pool.cpp).
+inline constexpr std::uint64_t caller_spin_ns = 20'000;
+
+// ---- Row kernels ----------------------------------------------------------------
+
+// Float sums of products run in float for at most this many batches per lane
+// before being flushed into double: the error of a partial is then at most
+// ~8 * 2^-24 = 4.8e-7 of the sum of |products| (the 1e-6 contract), and the
+// 1:N cosine stays memory-bound (widening every float cost 17.5 -> 12.0 ms
+// on one thread at 100k x 768, 0.1).
+inline constexpr std::size_t flush_batches = 8;
+
+// Outputs of vo_normalize_* larger than the last-level cache are written
+// with non-temporal stores; when sysfs does not tell its size, this is used.
+inline constexpr std::size_t default_llc_bytes = std::size_t{32} << 20;
+
+// ---- M:N kernels (cdist, top-k) --------------------------------------------------
+
+// Calls with at least this many query rows use the packed kernel (each base
+// block copied into element-major panels, GEMM-style); fewer use the
+// dot-product tile on the rows where they are. The 6x4 tile alone lost to
+// faiss at dim 128 from about 200 queries up (0.1). This choice changes the
+// order of the sums (see vector_ops.h), never the thread count.
+inline constexpr std::size_t packed_min_queries = 256;
+
+// Base rows are walked in blocks of about this many bytes (L2-resident while
+// the query tiles sweep over them), at most max_block_rows rows.
+inline constexpr std::size_t block_bytes = std::size_t{256} << 10;
+inline constexpr std::size_t max_block_rows = 1020; // a multiple of 3 and 4 (tile columns)
+
+// A call is split over queries when every thread gets at least this many
+// (each chunk of queries then reads the whole base, and the packed kernel
+// packs every block it visits); otherwise over base rows. The same numbers
+// are the smallest chunk of queries.
+inline constexpr std::size_t queries_per_thread = 32;
+inline constexpr std::size_t packed_queries_per_thread = 128;
+
+// Threads claim the chunks of a call dynamically (pool::run_chunks): about
+// this many chunks per thread, so that a thread that starts late or is
+// descheduled leaves its share to the others. Chunks of queries are a
+// multiple of query_chunk_multiple (12: whole register tiles at every level);
+// chunks of base rows a multiple of 64 rows and at least min_base_chunk.
+inline constexpr std::size_t chunks_per_thread = 4;
+inline constexpr std::size_t query_chunk_multiple = 12;
+inline constexpr std::size_t min_base_chunk = 256;
+
+// Memory the extra per-thread top-k selections of a call split over base
+// rows may take; beyond it the call is split over queries instead.
+inline constexpr std::size_t max_selection_bytes = std::size_t{64} << 20;
+
+// Register tiles of the M:N kernels, per architecture: `rows` x `cols` dot
+// tile (rows * cols accumulators plus cols base vectors and one query vector
+// must fit the register file) and the packed tile of `packed_rows` queries x
+// two panels.
+template <class A> struct tile_shape {
+  static constexpr std::size_t rows = 4;
+  static constexpr std::size_t cols = 3;
+  static constexpr std::size_t packed_rows = 4;
+};
+#if VO_HAVE_X86_DISPATCH
+// 32 zmm registers: 24 accumulators, 4 base rows, 1 query.
+template <> struct tile_shape<arch::avx512bw> {
+  static constexpr std::size_t rows = 6;
+  static constexpr std::size_t cols = 4;
+  static constexpr std::size_t packed_rows = 12;
+};
+// 16 ymm / xmm registers: 12 accumulators, 3 base rows, 1 query.
+template <> struct tile_shape<arch::avx2> {
+  static constexpr std::size_t rows = 4;
+  static constexpr std::size_t cols = 3;
+  static constexpr std::size_t packed_rows = 6;
+};
+template <> struct tile_shape<arch::sse2> {
+  static constexpr std::size_t rows = 4;
+  static constexpr std::size_t cols = 3;
+  static constexpr std::size_t packed_rows = 6;
+};
+#endif
+
+} // namespace vo::tuning
