@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -88,17 +87,6 @@ def run_child(script: str, args: list[str], env: dict[str, str], out: Path) -> d
     return status
 
 
-def bench_requirements() -> list[str]:
-    """The ``bench`` extra of pyproject.toml: the one list of what the suite installs."""
-    text = (REPO / "pyproject.toml").read_text()
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11: the extra is one flat list of strings
-        match = re.search(r"^bench\s*=\s*\[(.*?)\]", text, re.MULTILINE | re.DOTALL)
-        return re.findall(r'"([^"]+)"', match.group(1)) if match else []
-    return list(tomllib.loads(text)["project"]["optional-dependencies"]["bench"])
-
-
 def prune(directory: Path, keep: int) -> None:
     runs = sorted(directory.glob("bench-*.json"))
     for old in runs[: max(0, len(runs) - keep)]:
@@ -122,11 +110,7 @@ def main() -> int:
     parser.add_argument("--build-dir", type=Path, default=REPO / "build", help="meson build directory")
     parser.add_argument("--keep", type=int, default=3, help="JSON results to keep in the output directory")
     parser.add_argument("--no-report", action="store_true", help="write the JSON only")
-    parser.add_argument("--requirements", action="store_true", help="print the bench extra and exit")
     args = parser.parse_args()
-    if args.requirements:
-        print("\n".join(bench_requirements()))
-        return 0
 
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     unknown = sorted(set(families) - set(FAMILIES))

@@ -422,14 +422,22 @@ def test_search_into_a_closed_pipe_exits_quietly(tmp_path):
 def test_bench_at_small_sizes_explains_its_ratios():
     done = run("bench", "--rows", "300", "--dim", "16", "--repeat", "2")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    marked = [line for line in lines if re.search(r"\dx\*", line)]
-    assert len(marked) == 3, done.stdout  # every case is a sub-millisecond call at this size
+    rows = re.findall(r"^(.+?)\s+([\d.]+) ms\s+([\d.]+) ms\s+[\d.]+x([* ])", done.stdout, re.MULTILINE)
+    assert len(rows) == 3, done.stdout
+    # A row is marked exactly when one of its calls took under 1 ms (no timing is
+    # assumed: the rule is checked against the times the command printed).
+    for case, ours, theirs, mark in rows:
+        assert (mark == "*") == (min(float(ours), float(theirs)) < 1.0), (case, done.stdout)
+    assert any(mark == "*" for *_, mark in rows), done.stdout  # numpy's 300x16 calls are tiny
     note = done.stdout[done.stdout.index("* under 1 ms per call") :]
     assert "fixed costs" in note
     assert "--rows 20000" in note
 
 
+@pytest.mark.skipif(
+    "libasan" in os.environ.get("LD_PRELOAD", ""),
+    reason="AddressSanitizer's shadow memory and quarantine inflate the peak RSS",
+)
 def test_bench_default_size_stays_under_300_mb():
     code = textwrap.dedent(
         """
