@@ -140,7 +140,7 @@ fuzz: deps
 	@mkdir -p "$(FUZZ_BUILD)/corpus" "$(FUZZ_BUILD)/artifacts"
 	"$(FUZZ_BUILD)/tests/fuzz/fuzz_api" "$(FUZZ_BUILD)/corpus" tests/fuzz/corpus \
 	  -max_total_time=$(FUZZ_SECONDS) -timeout=60 -rss_limit_mb=4096 -print_final_stats=1 \
-	  -artifact_prefix="$(FUZZ_BUILD)/artifacts/" 2>&1 | grep -v -E '^#[0-9]+ +(NEW|REDUCE|pulse)'
+	  -artifact_prefix="$(FUZZ_BUILD)/artifacts/" 2>&1 | grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)'
 
 valgrind: build
 	@$(MAKE) --no-print-directory apt-deps APT_PACKAGES=valgrind
