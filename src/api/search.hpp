@@ -36,19 +36,19 @@ inline std::size_t work3(std::size_t a, std::size_t b, std::size_t c) {
 // One 64-byte aligned scratch area per thread slot.
 class scratch_areas {
 public:
-  scratch_areas(std::size_t parts, std::size_t bytes_each)
-      : stride_((bytes_each + 63) / 64 * 64), bytes_(alloc_size(parts, stride_)) {}
+  scratch_areas(std::size_t slots, std::size_t bytes_each)
+      : stride_((bytes_each + 63) / 64 * 64), bytes_(alloc_size(slots, stride_)) {}
 
-  template <class T> T *part(std::size_t p) noexcept {
+  template <class T> T *slot(std::size_t p) noexcept {
     auto base = reinterpret_cast<std::uintptr_t>(bytes_.data());
     base = (base + 63) / 64 * 64;
     return reinterpret_cast<T *>(base + p * stride_);
   }
 
 private:
-  static std::size_t alloc_size(std::size_t parts, std::size_t stride) {
+  static std::size_t alloc_size(std::size_t slots, std::size_t stride) {
     std::size_t total = 0;
-    if (__builtin_mul_overflow(parts, stride, &total) || total > SIZE_MAX - 64) {
+    if (__builtin_mul_overflow(slots, stride, &total) || total > SIZE_MAX - 64) {
       throw std::bad_alloc();
     }
     return total + 64;
@@ -131,7 +131,7 @@ template <class T> struct call {
   // The job of a chunk [begin, end) of the split axis, run by thread `slot`.
   block_job<T> chunk(std::size_t slot, std::size_t begin, std::size_t end) const noexcept {
     block_job<T> j = job;
-    j.scratch = scratch->template part<T>(slot);
+    j.scratch = scratch->template slot<T>(slot);
     if (by_queries) {
       j.q_begin = begin;
       j.q_end = end;
@@ -210,7 +210,7 @@ vo_status cdist(const search_ops<T> &ops, const T *a, std::size_t m, std::size_t
   });
 }
 
-// Selections held outside the outputs: one set per extra part of a split
+// Selections held outside the outputs: one set per extra thread slot of a split
 // over base rows.
 template <class T> struct selection_store {
   std::vector<T> score;
