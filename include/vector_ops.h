@@ -116,12 +116,11 @@ VO_API int vo_abi_version(void);
  * "out of memory". Unknown codes give "unknown status". Never NULL. */
 VO_API const char *vo_status_string(vo_status status);
 
-/* The SIMD level the kernels run with, one of vo_simd_levels_built():
- * "avx512bw", "avx2", "sse2", or the portable architecture's name on
- * non-x86 hosts. Chosen once, on first use, as the best level the CPU and
- * the operating system support, capped by the environment variable
- * VECTOR_OPS_SIMD (a level's name or "avx512", in any case; an unknown
- * value caps nothing). Never NULL; static storage. */
+/* The SIMD level the kernels run with, one of vo_simd_levels_built(): "avx512bw", "avx2", "sse2"
+ * on x86-64, "neon64" on aarch64, or the portable architecture's name on other hosts. Chosen once,
+ * on first use, as the best level the CPU and the operating system support, capped by the
+ * environment variable VECTOR_OPS_SIMD (a level's name or "avx512", in any case; an unknown value
+ * caps nothing). Never NULL; static storage. */
 VO_API const char *vo_simd_level(void);
 
 /* The SIMD levels this library was built with, best first, separated by
@@ -315,6 +314,166 @@ VO_API vo_status vo_topk_f64(const double *queries, size_t m, size_t dim, size_t
                              const double *base, size_t n, size_t base_stride, vo_metric metric,
                              size_t k, int64_t *indices, size_t indices_stride, double *scores,
                              size_t scores_stride);
+
+/* ---- Reduced-precision rows: float16, bfloat16, int8 ---------------------
+ *
+ * Element types (both operands of a call have the same type):
+ *  - f16: IEEE 754 binary16 (1 sign, 5 exponent, 10 mantissa bits), stored
+ *    as its bits in a vo_f16. From float: rounded to nearest, ties to even;
+ *    magnitudes of 65520 and above become inf; subnormals are kept; a NaN
+ *    stays a quiet NaN with its sign and the top 10 bits of its payload.
+ *    To float: exact (a signaling NaN is made quiet).
+ *  - bf16: bfloat16, the upper 16 bits of a float (1 sign, 8 exponent, 7
+ *    mantissa bits), stored in a vo_bf16. From float: rounded to nearest,
+ *    ties to even (the largest floats round to inf); a NaN stays a quiet NaN
+ *    with its sign and the top of its payload. To float: exact.
+ *  - i8: a row is int8 codes plus one float scale: element j of row i has
+ *    the value codes[i][j] * scales[i]. Wherever a float row argument is a
+ *    pointer, an int8 one is the codes pointer (const int8_t *) immediately
+ *    followed by its scales (const float *, one per row, or one for a
+ *    broadcast stride-0 operand); strides count codes. The scales must be
+ *    valid (non-NULL, aligned) whenever the codes address an element.
+ * Every SIMD level gives the same bits for every conversion.
+ *
+ * Kernels (vo_dot_*, vo_cosine_similarity_*, their _rows forms, vo_norms_*)
+ * have the argument order, shapes, strides, broadcast, empty-shape and error
+ * rules of the float32 functions, and the float32 semantics for zero rows,
+ * NaN and inf, clamping and the canonical NaN; results are float and
+ * bitwise identical for every thread count. Accuracy, against a double
+ * reference computed from the stored values (so it measures the arithmetic,
+ * not the storage rounding):
+ *  - f16, bf16: elements are widened to float (exactly) and products summed
+ *    in float partials flushed into double, as float rows: within 1e-6 of the
+ *    sum of |products| (dot), 1e-6 absolute (cosine), 1e-6 relative (norms);
+ *    sums a float partial cannot hold are redone in double.
+ *  - i8: sums of code products are exact (64-bit integers). dot is
+ *    (a.b of the codes) * sa * sb in double, rounded once to float; norms is
+ *    |s| * sqrt(codes.codes) in double, rounded once; cosine is the codes'
+ *    a.b / sqrt(a.a * b.b) in double (the scales cancel but for their sign),
+ *    0 when a row is zero (all codes 0, or scale 0). A scale that is not
+ *    finite (a NaN scale marks a row vo_normalize_f32_to_i8 found
+ *    non-finite) makes every result of its row NaN: dot, cosine and norms.
+ *    All three are within 1 ulp of float (2^-24 relative) of the exact value
+ *    of the stored rows (or inf beyond float range). */
+
+/* Storage of one float16 and one bfloat16 element: their bits. */
+typedef uint16_t vo_f16;
+typedef uint16_t vo_bf16;
+
+/* Row i of out = row i of x (float32) converted to float16 or bfloat16.
+ * x: rows x dim, row stride x_stride >= dim; out: rows x dim, row stride
+ * out_stride >= dim; x and out must not overlap. NaN and inf are converted
+ * (see above). rows == 0 or dim == 0 writes nothing.
+ * Errors: VO_ERR_NULL_POINTER, VO_ERR_INVALID_ARGUMENT (a stride below dim,
+ * a misaligned pointer, overlap), VO_ERR_OVERFLOW. */
+VO_API vo_status vo_convert_f32_to_f16(const float *x, size_t rows, size_t dim, size_t x_stride,
+                                       vo_f16 *out, size_t out_stride);
+VO_API vo_status vo_convert_f32_to_bf16(const float *x, size_t rows, size_t dim, size_t x_stride,
+                                        vo_bf16 *out, size_t out_stride);
+
+/* Row i of out = row i of x (float16 or bfloat16) as float32, exactly.
+ * Shapes and errors as vo_convert_f32_to_f16. */
+VO_API vo_status vo_convert_f16_to_f32(const vo_f16 *x, size_t rows, size_t dim, size_t x_stride,
+                                       float *out, size_t out_stride);
+VO_API vo_status vo_convert_bf16_to_f32(const vo_bf16 *x, size_t rows, size_t dim, size_t x_stride,
+                                        float *out, size_t out_stride);
+
+/* Quantizes each float32 row of x to int8 codes and one scale, symmetric:
+ * out_scales[i] = max_j |x_ij| / 127 (float division), and
+ * out[i][j] = x_ij / out_scales[i] (float division) rounded to nearest, ties
+ * to even, clamped to [-127, 127] (-128 is never produced). A row of zeros
+ * (or whose max |x| / 127 underflows to 0) gets scale 0 and zero codes.
+ * x: rows x dim, row stride x_stride >= dim; out: rows x dim codes with row
+ * stride out_stride >= dim; out_scales: rows floats. No two may overlap.
+ * int8 holds no NaN or inf: a row holding one is refused: the call fails
+ * with VO_ERR_NONFINITE and writes no row (it checks every row first).
+ * first_nonfinite (may be NULL): receives the index of the first row holding
+ * a NaN or an infinity, or rows when there is none; written on success and
+ * on VO_ERR_NONFINITE, never on another error.
+ * rows == 0 or dim == 0 writes nothing (*first_nonfinite = rows).
+ * Errors: VO_ERR_NULL_POINTER, VO_ERR_INVALID_ARGUMENT, VO_ERR_OVERFLOW,
+ * VO_ERR_NONFINITE. */
+VO_API vo_status vo_quantize_f32_to_i8(const float *x, size_t rows, size_t dim, size_t x_stride,
+                                       int8_t *out, float *out_scales, size_t out_stride,
+                                       size_t *first_nonfinite);
+
+/* Row i of out = x_codes[i][j] * x_scales[i] (a float multiply) as float32.
+ * x_codes: rows x dim, row stride x_stride >= dim; x_scales: rows floats;
+ * out: rows x dim, row stride out_stride >= dim, not overlapping either.
+ * rows == 0 or dim == 0 writes nothing.
+ * Errors: as vo_convert_f32_to_f16. */
+VO_API vo_status vo_dequantize_i8_to_f32(const int8_t *x_codes, const float *x_scales, size_t rows,
+                                         size_t dim, size_t x_stride, float *out,
+                                         size_t out_stride);
+
+/* Normalizes each float32 row of x and stores it as float16, bfloat16 or
+ * int8, in one call: the stored row is the conversion (vo_convert_*,
+ * vo_quantize_f32_to_i8) of the row vo_normalize_f32 computes, without a
+ * float32 copy. Arguments, nonfinite and first_nonfinite as vo_normalize_f32
+ * (out never overlaps x: no in-place form). A row whose norm is not finite
+ * becomes all NaN (f16, bf16: the positive quiet NaN, 0x7e00 and 0x7fc0) or,
+ * for int8, zero codes with a NaN scale, under VO_NONFINITE_PROPAGATE; with
+ * VO_NONFINITE_RAISE the call fails with VO_ERR_NONFINITE writing no row.
+ * A zero row stays zero (int8: scale 0).
+ * Errors: VO_ERR_NULL_POINTER, VO_ERR_INVALID_ARGUMENT, VO_ERR_OVERFLOW,
+ * VO_ERR_NONFINITE. */
+VO_API vo_status vo_normalize_f32_to_f16(const float *x, size_t rows, size_t dim, size_t x_stride,
+                                         vo_nonfinite nonfinite, vo_f16 *out, size_t out_stride,
+                                         size_t *first_nonfinite);
+VO_API vo_status vo_normalize_f32_to_bf16(const float *x, size_t rows, size_t dim, size_t x_stride,
+                                          vo_nonfinite nonfinite, vo_bf16 *out, size_t out_stride,
+                                          size_t *first_nonfinite);
+VO_API vo_status vo_normalize_f32_to_i8(const float *x, size_t rows, size_t dim, size_t x_stride,
+                                        vo_nonfinite nonfinite, int8_t *out, float *out_scales,
+                                        size_t out_stride, size_t *first_nonfinite);
+
+/* Dot product of a and b (n elements each) into *result, as vo_dot_f32.
+ * For int8, a_scales and b_scales point to each vector's one scale.
+ * n == 0 gives 0. Errors: as vo_dot_f32 (scales included). */
+VO_API vo_status vo_dot_f16(const vo_f16 *a, size_t n, const vo_f16 *b, float *result);
+VO_API vo_status vo_dot_bf16(const vo_bf16 *a, size_t n, const vo_bf16 *b, float *result);
+VO_API vo_status vo_dot_i8(const int8_t *a, const float *a_scales, size_t n, const int8_t *b,
+                           const float *b_scales, float *result);
+
+/* Cosine similarity of a and b into *result, as vo_cosine_similarity_f32.
+ * Errors: as vo_dot_f16. */
+VO_API vo_status vo_cosine_similarity_f16(const vo_f16 *a, size_t n, const vo_f16 *b,
+                                          float *result);
+VO_API vo_status vo_cosine_similarity_bf16(const vo_bf16 *a, size_t n, const vo_bf16 *b,
+                                           float *result);
+VO_API vo_status vo_cosine_similarity_i8(const int8_t *a, const float *a_scales, size_t n,
+                                         const int8_t *b, const float *b_scales, float *result);
+
+/* Row-wise dot products, as vo_dot_rows_f32 (stride 0 broadcasts one row;
+ * for int8 its one scale). Errors: as vo_dot_rows_f32. */
+VO_API vo_status vo_dot_rows_f16(const vo_f16 *a, size_t rows, size_t dim, size_t a_stride,
+                                 const vo_f16 *b, size_t b_stride, float *out);
+VO_API vo_status vo_dot_rows_bf16(const vo_bf16 *a, size_t rows, size_t dim, size_t a_stride,
+                                  const vo_bf16 *b, size_t b_stride, float *out);
+VO_API vo_status vo_dot_rows_i8(const int8_t *a, const float *a_scales, size_t rows, size_t dim,
+                                size_t a_stride, const int8_t *b, const float *b_scales,
+                                size_t b_stride, float *out);
+
+/* Row-wise cosine similarity, as vo_cosine_similarity_rows_f32.
+ * Errors: as vo_dot_rows_f32. */
+VO_API vo_status vo_cosine_similarity_rows_f16(const vo_f16 *a, size_t rows, size_t dim,
+                                               size_t a_stride, const vo_f16 *b, size_t b_stride,
+                                               float *out);
+VO_API vo_status vo_cosine_similarity_rows_bf16(const vo_bf16 *a, size_t rows, size_t dim,
+                                                size_t a_stride, const vo_bf16 *b, size_t b_stride,
+                                                float *out);
+VO_API vo_status vo_cosine_similarity_rows_i8(const int8_t *a, const float *a_scales, size_t rows,
+                                              size_t dim, size_t a_stride, const int8_t *b,
+                                              const float *b_scales, size_t b_stride, float *out);
+
+/* L2 norm of each row, as vo_norms_f32 (int8: of the values code * scale).
+ * Errors: as vo_norms_f32. */
+VO_API vo_status vo_norms_f16(const vo_f16 *x, size_t rows, size_t dim, size_t x_stride,
+                              float *out);
+VO_API vo_status vo_norms_bf16(const vo_bf16 *x, size_t rows, size_t dim, size_t x_stride,
+                               float *out);
+VO_API vo_status vo_norms_i8(const int8_t *x, const float *x_scales, size_t rows, size_t dim,
+                             size_t x_stride, float *out);
 
 /* vo-cdef-end */
 

@@ -1,18 +1,109 @@
 #include "dispatch.hpp"
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "simd_levels.h"
 
 namespace vo {
 namespace {
 
-// __builtin_cpu_supports also checks that the OS saves the wider register
-// state (XGETBV), which xsimd 8.1's own detection does not.
 #if VO_HAVE_X86_DISPATCH
-#define VO_CPU_SUPPORTS(feature) (__builtin_cpu_init(), __builtin_cpu_supports(feature))
+// CPUID and XGETBV read here, not through __builtin_cpu_supports: the
+// compiler runtime behind that builtin is not always right (Zig's, used for
+// the manylinux wheels, reports no feature at all). Like GCC's builtin and
+// unlike xsimd 8.1's detection, a feature needing AVX or AVX-512 registers
+// also needs the OS to save them (XCR0).
+struct x86_cpu {
+  unsigned l1_ecx = 0, l1_edx = 0, l7_ebx = 0, l7_ecx = 0, l7_edx = 0, l7s1_eax = 0;
+  unsigned long long xcr0 = 0;
+  x86_cpu() noexcept {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    const unsigned max_leaf = __get_cpuid_max(0, nullptr);
+    if (max_leaf >= 1 && __get_cpuid(1, &a, &b, &c, &d)) {
+      l1_ecx = c;
+      l1_edx = d;
+    }
+    if (max_leaf >= 7) {
+      __cpuid_count(7, 0, a, b, c, d);
+      l7_ebx = b;
+      l7_ecx = c;
+      l7_edx = d;
+      const unsigned max_subleaf = a;
+      if (max_subleaf >= 1) {
+        __cpuid_count(7, 1, a, b, c, d);
+        l7s1_eax = a;
+      }
+    }
+    if ((l1_ecx & (1u << 27)) != 0) { // OSXSAVE: XGETBV is available
+      unsigned lo = 0, hi = 0;
+      __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+      xcr0 = (static_cast<unsigned long long>(hi) << 32) | lo;
+    }
+  }
+};
+
+enum class x86_state { none, avx, avx512 };
+struct x86_feature {
+  const char *name;
+  const unsigned x86_cpu::*word;
+  unsigned bit;
+  x86_state state;
+};
+constexpr x86_feature x86_features[] = {
+    {"sse2", &x86_cpu::l1_edx, 26, x86_state::none},
+    {"avx", &x86_cpu::l1_ecx, 28, x86_state::avx},
+    {"fma", &x86_cpu::l1_ecx, 12, x86_state::avx},
+    {"f16c", &x86_cpu::l1_ecx, 29, x86_state::avx},
+    {"avx2", &x86_cpu::l7_ebx, 5, x86_state::avx},
+    {"avxvnni", &x86_cpu::l7s1_eax, 4, x86_state::avx},
+    {"avx512f", &x86_cpu::l7_ebx, 16, x86_state::avx512},
+    {"avx512dq", &x86_cpu::l7_ebx, 17, x86_state::avx512},
+    {"avx512cd", &x86_cpu::l7_ebx, 28, x86_state::avx512},
+    {"avx512bw", &x86_cpu::l7_ebx, 30, x86_state::avx512},
+    {"avx512vl", &x86_cpu::l7_ebx, 31, x86_state::avx512},
+    {"avx512vnni", &x86_cpu::l7_ecx, 11, x86_state::avx512},
+    {"avx512fp16", &x86_cpu::l7_edx, 23, x86_state::avx512},
+    {"avx512bf16", &x86_cpu::l7s1_eax, 5, x86_state::avx512},
+};
+
+constexpr bool same_name(const char *a, const char *b) {
+  for (; *a != '\0' && *a == *b; ++a, ++b) {
+  }
+  return *a == *b;
+}
+
+// The index of a feature name; a name missing from the table does not
+// compile (the throw is not a constant expression).
+constexpr std::size_t x86_feature_index(const char *name) {
+  for (std::size_t i = 0; i < sizeof x86_features / sizeof x86_features[0]; ++i) {
+    if (same_name(x86_features[i].name, name)) {
+      return i;
+    }
+  }
+  throw "unknown x86 feature name in src/meson.build's level list";
+}
+
+bool x86_supports(std::size_t index) noexcept {
+  static const x86_cpu cpu;
+  const x86_feature &f = x86_features[index];
+  constexpr unsigned long long avx_state = 0x6;     // XMM, YMM
+  constexpr unsigned long long avx512_state = 0xe6; // + opmask, ZMM_Hi256, Hi16_ZMM
+  const unsigned long long need = f.state == x86_state::avx      ? avx_state
+                                  : f.state == x86_state::avx512 ? avx512_state
+                                                                 : 0;
+  return (cpu.*(f.word) & (1u << f.bit)) != 0 && (cpu.xcr0 & need) == need;
+}
+
+#define VO_CPU_SUPPORTS(feature)                                                                   \
+  x86_supports(std::integral_constant<std::size_t, x86_feature_index(feature)>::value)
 #endif
 
 #define VO_LEVEL_CHECK(id, name, cap, arch, runs)                                                  \

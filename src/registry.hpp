@@ -13,45 +13,110 @@
 
 #include <cstddef>
 
+#include "elements.hpp"
 #include "kernels/search.hpp"
 #include "simd_levels.h"
 
 // family      kernel             type   -> entry points (vector_ops.h)
 #define VO_KERNELS(X)                                                                              \
-  X(pairwise, dot, f32)               /* vo_dot_f32, vo_dot_rows_f32 */                            \
-  X(pairwise, dot, f64)               /* vo_dot_f64, vo_dot_rows_f64 */                            \
-  X(pairwise, cosine_similarity, f32) /* vo_cosine_similarity_f32, ..._rows_f32 */                 \
-  X(pairwise, cosine_similarity, f64) /* vo_cosine_similarity_f64, ..._rows_f64 */                 \
-  X(rowwise, norms, f32)              /* vo_norms_f32 */                                           \
-  X(rowwise, norms, f64)              /* vo_norms_f64 */                                           \
-  X(normalize, normalize, f32)        /* vo_normalize_f32 */                                       \
-  X(normalize, normalize, f64)        /* vo_normalize_f64 */                                       \
-  X(search, search, f32)              /* vo_cdist_f32, vo_topk_f32 */                              \
-  X(search, search, f64)              /* vo_cdist_f64, vo_topk_f64 */
+  X(pairwise, dot, f32)                /* vo_dot_f32, vo_dot_rows_f32 */                           \
+  X(pairwise, dot, f64)                /* vo_dot_f64, vo_dot_rows_f64 */                           \
+  X(pairwise, cosine_similarity, f32)  /* vo_cosine_similarity_f32, ..._rows_f32 */                \
+  X(pairwise, cosine_similarity, f64)  /* vo_cosine_similarity_f64, ..._rows_f64 */                \
+  X(rowwise, norms, f32)               /* vo_norms_f32 */                                          \
+  X(rowwise, norms, f64)               /* vo_norms_f64 */                                          \
+  X(normalize, normalize, f32)         /* vo_normalize_f32 */                                      \
+  X(normalize, normalize, f64)         /* vo_normalize_f64 */                                      \
+  X(search, search, f32)               /* vo_cdist_f32, vo_topk_f32 */                             \
+  X(search, search, f64)               /* vo_cdist_f64, vo_topk_f64 */                             \
+  X(pairwise, dot, f16)                /* vo_dot_f16, vo_dot_rows_f16 */                           \
+  X(pairwise, dot, bf16)               /* vo_dot_bf16, vo_dot_rows_bf16 */                         \
+  X(pairwise, dot, i8)                 /* vo_dot_i8, vo_dot_rows_i8 */                             \
+  X(pairwise, cosine_similarity, f16)  /* vo_cosine_similarity_f16, ..._rows_f16 */                \
+  X(pairwise, cosine_similarity, bf16) /* vo_cosine_similarity_bf16, ..._rows_bf16 */              \
+  X(pairwise, cosine_similarity, i8)   /* vo_cosine_similarity_i8, ..._rows_i8 */                  \
+  X(rowwise, norms, f16)               /* vo_norms_f16 */                                          \
+  X(rowwise, norms, bf16)              /* vo_norms_bf16 */                                         \
+  X(rowwise, norms, i8)                /* vo_norms_i8 */                                           \
+  X(convert, convert, f16) /* vo_convert_f32_to_f16, ..._f16_to_f32, vo_normalize_f32_to_f16 */    \
+  X(convert, convert,                                                                              \
+    bf16)                 /* vo_convert_f32_to_bf16, ..._bf16_to_f32, vo_normalize_f32_to_bf16 */  \
+  X(convert, convert, i8) /* vo_quantize_f32_to_i8, vo_dequantize_i8_to_f32, ..._f32_to_i8 */
 
 namespace vo {
-
-// The element types, by the suffix of the C names.
-namespace types {
-using f32 = float;
-using f64 = double;
-} // namespace types
 
 // ---- Families: one kernel signature each ----------------------------------------
 // of<K>() takes the functions of a kernel instantiation K = kernels::k<A, T>.
 
-// out[i] = kernel(row i of a, row i of b); a stride of 0 repeats one vector.
+// Operands of element type T are a storage pointer plus, for scaled types
+// (element<T>::scaled: int8), a pointer to the per-row scales; the kernels of
+// unscaled types take no scales, and of<K>() wraps them so that every family
+// has one signature per T (the wrapper passes nullptr scales through unread).
+
+// out[i] = kernel(row i of a, row i of b); a stride of 0 repeats one vector
+// (and its one scale).
 template <class T> struct pairwise_ops {
-  void (*rows)(const T *a, std::size_t rows, std::size_t dim, std::size_t a_stride, const T *b,
-               std::size_t b_stride, T *out) noexcept;
-  template <class K> static constexpr pairwise_ops of() noexcept { return {&K::rows}; }
+  using S = storage_t<T>;
+  using R = result_t<T>;
+  void (*rows)(const S *a, const float *a_scales, std::size_t rows, std::size_t dim,
+               std::size_t a_stride, const S *b, const float *b_scales, std::size_t b_stride,
+               R *out) noexcept;
+  template <class K>
+  static void unscaled(const S *a, const float *, std::size_t rows, std::size_t dim,
+                       std::size_t a_stride, const S *b, const float *, std::size_t b_stride,
+                       R *out) noexcept {
+    K::rows(a, rows, dim, a_stride, b, b_stride, out);
+  }
+  template <class K> static constexpr pairwise_ops of() noexcept {
+    if constexpr (element<T>::scaled) {
+      return {&K::rows};
+    } else {
+      return {&unscaled<K>};
+    }
+  }
 };
 
 // out[i] = kernel(row i of x).
 template <class T> struct rowwise_ops {
-  void (*rows)(const T *x, std::size_t rows, std::size_t dim, std::size_t x_stride,
-               T *out) noexcept;
-  template <class K> static constexpr rowwise_ops of() noexcept { return {&K::rows}; }
+  using S = storage_t<T>;
+  using R = result_t<T>;
+  void (*rows)(const S *x, const float *x_scales, std::size_t rows, std::size_t dim,
+               std::size_t x_stride, R *out) noexcept;
+  template <class K>
+  static void unscaled(const S *x, const float *, std::size_t rows, std::size_t dim,
+                       std::size_t x_stride, R *out) noexcept {
+    K::rows(x, rows, dim, x_stride, out);
+  }
+  template <class K> static constexpr rowwise_ops of() noexcept {
+    if constexpr (element<T>::scaled) {
+      return {&K::rows};
+    } else {
+      return {&unscaled<K>};
+    }
+  }
+};
+
+// Conversions between float32 rows and rows of T (kernels/convert.hpp).
+// `scales` is the per-row scale array of scaled types (nullptr otherwise).
+template <class T> struct convert_ops {
+  using S = storage_t<T>;
+  // Row i of out = row i of x in T. Scaled types take finite rows only.
+  void (*from_f32)(const float *x, std::size_t rows, std::size_t dim, std::size_t x_stride, S *out,
+                   std::size_t out_stride, float *scales) noexcept;
+  // Row i of out = the float32 value of row i of x (exact for 16-bit types).
+  void (*to_f32)(const S *x, const float *scales, std::size_t rows, std::size_t dim,
+                 std::size_t x_stride, float *out, std::size_t out_stride) noexcept;
+  // Row i of out = row i of x / |x_i| in T; returns the first row whose norm
+  // is not finite (or rows), which is stored as documented in vector_ops.h.
+  std::size_t (*normalize_from_f32)(const float *x, std::size_t rows, std::size_t dim,
+                                    std::size_t x_stride, S *out, std::size_t out_stride,
+                                    float *scales) noexcept;
+  // The first float32 row holding a NaN or an infinity, or rows.
+  std::size_t (*first_nonfinite)(const float *x, std::size_t rows, std::size_t dim,
+                                 std::size_t x_stride) noexcept;
+  template <class K> static constexpr convert_ops of() noexcept {
+    return {&K::from_f32, &K::to_f32, &K::normalize_from_f32, &K::first_nonfinite};
+  }
 };
 
 // Row i of out = kernel(row i of x); returns the first row whose norm is not

@@ -3,7 +3,9 @@
 // -DVO_LEVEL_ID=<id> -DVO_ARCH=<xsimd architecture>; taking the addresses of
 // the kernels instantiates them here, and only here, for that architecture.
 // The dispatcher reads a table only after checking that the CPU runs it.
+#include "kernels/convert.hpp"
 #include "kernels/drivers.hpp"
+#include "kernels/lowp.hpp"
 #include "kernels/rows.hpp"
 #include "registry.hpp"
 

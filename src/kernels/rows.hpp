@@ -26,6 +26,7 @@
 
 #include "kernels/row_sums.hpp"
 #include "simd/compat.hpp"
+#include "tuning.hpp"
 
 namespace vo::kernels {
 
@@ -98,6 +99,32 @@ template <class A> struct row_math : row_sums<A> {
     }
     const double s = scale_for(m);
     return {std::sqrt(sumsq_scaled(x, n, s)), s};
+  }
+
+  // ---- Prefetching ahead ------------------------------------------------------
+
+  // Rows about tuning::prefetch_bytes ahead of the current one, for rows of
+  // n elements of T (at least 1).
+  template <class T> static std::size_t rows_ahead(std::size_t n) noexcept {
+    const std::size_t r = tuning::prefetch_bytes / (n * sizeof(T));
+    return r > 0 ? r : 1;
+  }
+
+  // Prefetches row i + ahead of a kernel's rows [0, rows) of n elements at
+  // `stride`, if there is such a row (a broadcast operand, stride 0, stays
+  // in cache by itself). Touches no memory; results do not depend on it.
+  template <class T>
+  static void prefetch_row(const T *x, std::size_t i, std::size_t ahead, std::size_t rows,
+                           std::size_t stride, std::size_t n) noexcept {
+    if (stride == 0 || i + ahead >= rows) {
+      return;
+    }
+    constexpr std::uintptr_t line = tuning::cache_line_bytes;
+    const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(x + (i + ahead) * stride);
+    const std::uintptr_t end = first + n * sizeof(T);
+    for (std::uintptr_t p = first & ~(line - 1); p < end; p += line) {
+      simd::prefetch_read<A>(reinterpret_cast<const void *>(p));
+    }
   }
 
   // ---- Scaling a row, with ordinary or non-temporal stores ----------------
@@ -295,7 +322,10 @@ template <class A, class T> struct dot {
   static void rows(const T *a, std::size_t rows, std::size_t dim, std::size_t as, const T *b,
                    std::size_t bs, T *out) noexcept {
     using m = row_math<A>;
+    const std::size_t ahead = m::template rows_ahead<T>(dim);
     for (std::size_t i = 0; i < rows; ++i) {
+      m::prefetch_row(a, i, ahead, rows, as, dim);
+      m::prefetch_row(b, i, ahead, rows, bs, dim);
       out[i] = m::canonical(static_cast<T>(m::dot(a + i * as, b + i * bs, dim)));
     }
   }
@@ -306,6 +336,7 @@ template <class A, class T> struct cosine_similarity {
   static void rows(const T *a, std::size_t rows, std::size_t dim, std::size_t as, const T *b,
                    std::size_t bs, T *out) noexcept {
     using m = row_math<A>;
+    const std::size_t ahead = m::template rows_ahead<T>(dim);
     if (as == 0 || bs == 0) {
       // One against many: the fixed vector's squared norm once, then one pass
       // per row computing the dot and the row's squared norm together.
@@ -314,11 +345,14 @@ template <class A, class T> struct cosine_similarity {
       const std::size_t ms = as == 0 ? bs : as;
       const double ff = m::fixed_sumsq(fixed, dim);
       for (std::size_t i = 0; i < rows; ++i) {
+        m::prefetch_row(moving, i, ahead, rows, ms, dim);
         out[i] = static_cast<T>(m::cosine_fixed(fixed, ff, moving + i * ms, dim));
       }
       return;
     }
     for (std::size_t i = 0; i < rows; ++i) {
+      m::prefetch_row(a, i, ahead, rows, as, dim);
+      m::prefetch_row(b, i, ahead, rows, bs, dim);
       out[i] = static_cast<T>(m::cosine(a + i * as, b + i * bs, dim));
     }
   }
@@ -328,7 +362,9 @@ template <class A, class T> struct cosine_similarity {
 template <class A, class T> struct norms {
   static void rows(const T *x, std::size_t rows, std::size_t dim, std::size_t xs, T *out) noexcept {
     using m = row_math<A>;
+    const std::size_t ahead = m::template rows_ahead<T>(dim);
     for (std::size_t i = 0; i < rows; ++i) {
+      m::prefetch_row(x, i, ahead, rows, xs, dim);
       const auto sn = m::row_norm(x + i * xs, dim);
       out[i] = m::canonical(static_cast<T>(sn.norm / sn.scale));
     }
@@ -342,8 +378,10 @@ template <class A, class T> struct normalize {
   static std::size_t rows(const T *x, std::size_t rows, std::size_t dim, std::size_t xs, T *out,
                           std::size_t os, bool stream) noexcept {
     using m = row_math<A>;
+    const std::size_t ahead = m::template rows_ahead<T>(dim);
     std::size_t first_bad = rows;
     for (std::size_t i = 0; i < rows; ++i) {
+      m::prefetch_row(x, i, ahead, rows, xs, dim);
       if (!m::normalize_row(x + i * xs, out + i * os, dim, stream) && first_bad == rows) {
         first_bad = i;
       }
@@ -355,8 +393,11 @@ template <class A, class T> struct normalize {
   // The index of the first row whose norm is not finite, or rows.
   static std::size_t first_nonfinite(const T *x, std::size_t rows, std::size_t dim,
                                      std::size_t xs) noexcept {
+    using m = row_math<A>;
+    const std::size_t ahead = m::template rows_ahead<T>(dim);
     for (std::size_t i = 0; i < rows; ++i) {
-      if (!std::isfinite(row_math<A>::row_norm(x + i * xs, dim).norm)) {
+      m::prefetch_row(x, i, ahead, rows, xs, dim);
+      if (!std::isfinite(m::row_norm(x + i * xs, dim).norm)) {
         return i;
       }
     }

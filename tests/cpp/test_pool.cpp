@@ -9,6 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -144,35 +147,37 @@ TEST_CASE("run_chunks: workers that spin between jobs still run each chunk once"
 }
 
 TEST_CASE("run_chunks: the caller takes the chunks a stalled worker leaves") {
-  // A worker that stalls (here: sleeps in its first chunk, as if
-  // descheduled) must cost only that chunk: the caller runs the rest. A
-  // static split would leave half of the chunks to the stalled thread.
+  // A worker that stalls (here: its first chunk waits, as if descheduled,
+  // until every other chunk is done) must cost only that chunk: the caller
+  // runs the rest. With a static split the caller would stop at half the
+  // chunks and wait: the worker's wait then ends at its deadline and the
+  // worker runs the other half. No timing is asserted: on a loaded machine
+  // the outcome is the same, only slower.
   thread_count_guard guard;
   vo_set_num_threads(2);
   struct ctx_t {
     std::atomic<std::size_t> by_caller{0}, by_workers{0};
   } ctx;
-  const std::size_t chunks = 64;
-  const auto t0 = std::chrono::steady_clock::now();
+  constexpr std::size_t chunks = 64;
   vo::pool::run_chunks(
       chunks, 1, 2,
       [](void *c, std::size_t slot, std::size_t, std::size_t) noexcept {
         auto &x = *static_cast<ctx_t *>(c);
         if (slot == 0) {
           x.by_caller.fetch_add(1);
-          std::this_thread::sleep_for(std::chrono::microseconds(200));
-        } else {
-          x.by_workers.fetch_add(1);
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          return;
+        }
+        if (x.by_workers.fetch_add(1) == 0) {
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          while (x.by_caller.load() < chunks - 1 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
         }
       },
       &ctx);
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   CHECK(ctx.by_caller.load() + ctx.by_workers.load() == chunks);
   CHECK(ctx.by_workers.load() <= 1);
   CHECK(ctx.by_caller.load() >= chunks - 1);
-  CHECK(ms < 1000.0);
 }
 
 TEST_CASE("run_chunks: a call from inside a chunk runs, serially, without deadlock") {
@@ -271,7 +276,29 @@ TEST_CASE("many threads calling at once get the single-threaded results") {
   CHECK(mismatches.load() == 0);
 }
 
-TEST_CASE("the pool works in a child after fork()") {
+namespace {
+// qemu-user cannot run the fork cases below: after fork() in a threaded
+// process its TCG asserts (cpu == current_cpu) in the child, an emulator
+// limit, not ours. The cross file's exe_wrapper (cross/*.ini) and
+// `make test-aarch64` set VECTOR_OPS_EMULATOR=qemu-user; the cases are then
+// skipped (doctest counts them as skipped) and this says why, once.
+bool fork_skipped_under_emulation() {
+  const char *emulator = std::getenv("VECTOR_OPS_EMULATOR");
+  if (emulator == nullptr || std::strcmp(emulator, "qemu-user") != 0) {
+    return false;
+  }
+  static const bool said = [] {
+    std::fprintf(stderr, "[vo_doctest] VECTOR_OPS_EMULATOR=qemu-user: skipping the fork() cases "
+                         "of test_pool.cpp (qemu-user asserts cpu == current_cpu in a child "
+                         "forked from a threaded process)\n");
+    return true;
+  }();
+  return said;
+}
+} // namespace
+
+TEST_CASE("the pool works in a child after fork()" *
+          doctest::skip(fork_skipped_under_emulation())) {
   thread_count_guard guard;
   vo_set_num_threads(2);
   const std::size_t rows = 1000, dim = 512;
@@ -307,7 +334,8 @@ TEST_CASE("the pool works in a child after fork()") {
   CHECK(bitwise_equal(out.data(), expected.data(), out.size()));
 }
 
-TEST_CASE("fork while another thread is computing") {
+TEST_CASE("fork while another thread is computing" *
+          doctest::skip(fork_skipped_under_emulation())) {
   thread_count_guard guard;
   vo_set_num_threads(2);
   const std::size_t rows = 2000, dim = 512;

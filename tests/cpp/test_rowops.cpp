@@ -392,7 +392,8 @@ bool host_runs(const std::string &level, bool &known) {
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
   }
   if (level == "avx2") {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
   }
   if (level == "sse2") {
     return true; // the x86-64 baseline

@@ -275,6 +275,11 @@ void read_placement(input_bytes &in, arg_spec &a, std::initializer_list<int> tar
     a.place = placement::null;
     break;
   case 5:
+    if (a.elem == 1) { // bytes cannot be misaligned: a lead instead
+      a.place = placement::own;
+      a.lead = high & 7;
+      break;
+    }
     a.place = placement::misaligned;
     a.lead = high & 7;
     a.skew = 1 + high % (a.elem - 1);
@@ -476,6 +481,13 @@ public:
   static std::uint64_t sentinel_bits(std::size_t elem) {
     // Quiet NaNs with a payload no arithmetic produces (as float and double);
     // as int64 just an unlikely number.
+    // 16 bits: a NaN as both float16 and bfloat16.
+    if (elem == 2) {
+      return 0x7fa5;
+    }
+    if (elem == 1) {
+      return 0xa5;
+    }
     return elem == 4 ? std::uint64_t{0x7fe5a5a5} : std::uint64_t{0x7ffca5a5a5a5a5a5};
   }
 
@@ -1496,6 +1508,504 @@ template <class T> void run_topk(input_bytes &in, const run_options &o) {
       });
 }
 
+// ---- Reduced-precision types: f16, bf16 and i8 ------------------------------------
+//
+// f16 and bf16 inputs are 16-bit patterns made from the value source's floats
+// (every class of value: NaN, inf, subnormal, huge, tiny); i8 inputs are codes
+// (every value, -128 included) and scales (any float, NaN and inf included).
+// The references decode the stored patterns exactly and apply the float
+// rules and tolerances (vector_ops.h, "Reduced-precision rows").
+
+enum class lowp { f16, bf16, i8 };
+
+constexpr const char *lowp_suffix(lowp k) {
+  return k == lowp::f16 ? "_f16" : (k == lowp::bf16 ? "_bf16" : "_i8");
+}
+constexpr std::size_t lowp_elem(lowp k) {
+  return k == lowp::i8 ? 1 : 2;
+}
+
+std::uint32_t float_bits(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+// The value of a 16-bit pattern, exactly, from the formats' definitions.
+float lowp_value(lowp k, std::uint16_t h) {
+  if (k == lowp::bf16) {
+    const std::uint32_t u = static_cast<std::uint32_t>(h) << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  }
+  const unsigned e = (h >> 10) & 31, m = h & 1023;
+  const float sign = (h & 0x8000) != 0 ? -1.0f : 1.0f;
+  if (e == 31) {
+    return m == 0 ? sign * HUGE_VALF : std::numeric_limits<float>::quiet_NaN();
+  }
+  if (e == 0) {
+    return sign * static_cast<float>(m) * 0x1p-24f; // exact
+  }
+  const std::uint32_t u = ((e + 112u) << 23) | (m << 13);
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return sign * f;
+}
+
+// Round to nearest even by search over the patterns (an independent
+// reference for the library's conversions); NaN handled by the caller.
+std::uint16_t lowp_nearest(lowp k, float x) {
+  const std::uint16_t max_pattern = k == lowp::f16 ? 0x7bff : 0x7f7f;
+  const long double overflow = k == lowp::f16 ? 65536.0L : std::ldexp(1.0L, 128);
+  const long double ax = std::fabs(static_cast<long double>(x));
+  std::uint32_t lo = 0, hi = max_pattern + 1u;
+  while (hi - lo > 1) {
+    const std::uint32_t mid = (lo + hi) / 2;
+    (lowp_value(k, static_cast<std::uint16_t>(mid)) <= ax ? lo : hi) = mid;
+  }
+  const long double vlo = lowp_value(k, static_cast<std::uint16_t>(lo));
+  const long double vhi =
+      lo == max_pattern ? overflow : lowp_value(k, static_cast<std::uint16_t>(lo + 1));
+  std::uint32_t pick = ax - vlo < vhi - ax ? lo : (ax - vlo > vhi - ax ? lo + 1 : lo + (lo & 1));
+  if (std::isinf(x) || pick > max_pattern) {
+    pick = k == lowp::f16 ? 0x7c00 : 0x7f80;
+  }
+  return static_cast<std::uint16_t>(pick | (std::signbit(x) ? 0x8000u : 0u));
+}
+
+// The stored pattern of a float, as the header specifies it.
+std::uint16_t lowp_store(lowp k, float x) {
+  if (std::isnan(x)) {
+    const std::uint32_t u = float_bits(x);
+    return k == lowp::f16
+               ? static_cast<std::uint16_t>(((u >> 16) & 0x8000u) | 0x7e00u | ((u >> 13) & 0x3ffu))
+               : static_cast<std::uint16_t>((u >> 16) | 0x40u);
+  }
+  return lowp_nearest(k, x);
+}
+
+std::int8_t code_of(float v) {
+  if (std::isnan(v)) {
+    return 0;
+  }
+  const float c = std::nearbyint(v * 100.0f);
+  return static_cast<std::int8_t>(c > 127.0f ? 127.0f : (c < -128.0f ? -128.0f : c));
+}
+
+// A float16 input near v (truncated: any pattern will do, this one is cheap).
+std::uint16_t f16_input(float v) {
+  const std::uint32_t u = float_bits(v);
+  const auto sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
+  const int e = static_cast<int>((u >> 23) & 0xffu) - 127 + 15;
+  const std::uint32_t m = (u >> 13) & 0x3ffu;
+  if (std::isnan(v)) {
+    return static_cast<std::uint16_t>(sign | 0x7e00u);
+  }
+  if (e >= 31) {
+    return static_cast<std::uint16_t>(sign | 0x7c00u);
+  }
+  if (e <= 0) {
+    return static_cast<std::uint16_t>(sign | (1 - e > 10 ? 0u : (0x400u | m) >> (1 - e)));
+  }
+  return static_cast<std::uint16_t>(sign | (static_cast<std::uint32_t>(e) << 10) | m);
+}
+
+// Writes the inputs: 16-bit patterns, or codes and scales.
+void prepare_lowp(call_plan &plan, input_bytes &in, lowp k) {
+  value_source values(in, true);
+  plan.ar.layout((k_big_budget + 1024) * 4);
+  std::size_t last_row = SIZE_MAX, last_arg = SIZE_MAX;
+  unsigned mode = 0;
+  auto next = [&](std::size_t a, std::size_t i) {
+    if (i != last_row || a != last_arg) {
+      last_row = i;
+      last_arg = a;
+      values.start_row();
+      mode = values.row_mode();
+    }
+    return values.value<float>(mode);
+  };
+  if (k == lowp::i8) {
+    plan.ar.write_inputs<std::int8_t>(
+        [&](std::size_t a, std::size_t i, std::size_t) { return code_of(next(a, i)); });
+    plan.ar.write_inputs<float>([&](std::size_t a, std::size_t i, std::size_t) {
+      const float v = next(a, i);
+      return std::isfinite(v) && (i % 4 == 0) ? std::fabs(v) : v; // mostly positive
+    });
+  } else {
+    plan.ar.write_inputs<std::uint16_t>([&](std::size_t a, std::size_t i, std::size_t) {
+      const float v = next(a, i);
+      return k == lowp::bf16 ? static_cast<std::uint16_t>(float_bits(v) >> 16) : f16_input(v);
+    });
+  }
+  plan.ar.snapshot();
+}
+
+// Row i of an input operand as the values it stands for (i8: code * scale;
+// a row whose scale is not finite reads as all NaN, the header's rule).
+std::vector<float> lowp_row(const arena &ar, lowp k, const arg_spec &x, const arg_spec *scales,
+                            std::size_t i) {
+  std::vector<float> v(x.dim);
+  if (k == lowp::i8 && x.dim > 0) { // (no scale is read for an empty row)
+    const float s = ar.input_value<float>(*scales, i, 0);
+    for (std::size_t j = 0; j < x.dim; ++j) {
+      v[j] = std::isfinite(s) ? static_cast<float>(ar.input_value<std::int8_t>(x, i, j)) * s
+                              : std::numeric_limits<float>::quiet_NaN();
+    }
+    return v;
+  }
+  for (std::size_t j = 0; j < x.dim; ++j) {
+    v[j] = lowp_value(k, ar.input_value<std::uint16_t>(x, i, j));
+  }
+  return v;
+}
+
+// i8 values code * scale are rounded to float in lowp_row: compare with the
+// exact products instead, so the bound measures the kernel.
+std::vector<long double> exact_i8_row(const arena &ar, const arg_spec &x, const arg_spec &scales,
+                                      std::size_t i) {
+  std::vector<long double> v(x.dim);
+  if (x.dim == 0) {
+    return v;
+  }
+  const long double s = ar.input_value<float>(scales, i, 0);
+  for (std::size_t j = 0; j < x.dim; ++j) {
+    v[j] = std::isfinite(s) ? ar.input_value<std::int8_t>(x, i, j) * s
+                            : std::numeric_limits<long double>::quiet_NaN();
+  }
+  return v;
+}
+
+// The reference of one pair (dot or cosine) of rows.
+expected expect_lowp(const arena &ar, lowp k, bool cosine, const arg_spec &a, const arg_spec *as,
+                     std::size_t ia, const arg_spec &b, const arg_spec *bs, std::size_t ib) {
+  const std::vector<float> av = lowp_row(ar, k, a, as, ia);
+  const std::vector<float> bv = lowp_row(ar, k, b, bs, ib);
+  expected e = cosine ? expect_cosine(av, bv) : expect_dot(av, bv);
+  if (k == lowp::i8) {
+    const auto ax = exact_i8_row(ar, a, *as, ia);
+    const auto bx = exact_i8_row(ar, b, *bs, ib);
+    e.want = cosine ? vo_test::ref_cosine(ax.data(), bx.data(), ax.size())
+                    : vo_test::ref_dot(ax.data(), bx.data(), ax.size());
+    e.exact_zero = cosine && !any_nonfinite(av) && !any_nonfinite(bv) &&
+                   (vo_test::ref_norm(ax.data(), ax.size()) == 0 ||
+                    vo_test::ref_norm(bx.data(), bx.size()) == 0);
+    if (!cosine) { // one rounding to float (and the dot of the codes is exact)
+      e.bound = 1e-6L * std::fabs(e.want) + std::numeric_limits<float>::denorm_min();
+    }
+  } else if (!cosine) {
+    // Float partials: each fused step may lose half a float subnormal.
+    e.bound += static_cast<long double>(a.dim) * std::numeric_limits<float>::denorm_min();
+  }
+  return e;
+}
+
+// vo_dot_<k>, vo_cosine_similarity_<k> (one pair), and their _rows forms.
+template <lowp K, bool Cosine, bool Rows>
+void run_lowp_pairwise(input_bytes &in, const run_options &o) {
+  constexpr bool scaled = K == lowp::i8;
+  call_plan plan;
+  auto &args = plan.ar.args;
+  std::size_t rows = Rows ? read_rows(in, o.big) : 1;
+  const std::size_t dim = read_dim(in);
+  const std::size_t as = Rows ? read_stride(in, dim) : dim;
+  const std::size_t bs = Rows ? read_stride(in, dim) : dim;
+  if (Rows) {
+    rows = fitted_rows(rows, {{as, dim}, {bs, dim}, {1, 1}}, o.big ? k_big_budget : k_budget);
+  }
+  const std::size_t e = lowp_elem(K);
+  // Indices: a, [a_scales], b, [b_scales], out.
+  args.push_back(make_arg("a", false, e, rows, dim, as, Rows));
+  if (scaled) {
+    args.push_back(make_arg("a_scales", false, 4, rows, dim == 0 ? 0 : 1, as == 0 ? 0 : 1, true));
+  }
+  args.push_back(make_arg("b", false, e, rows, dim, bs, Rows));
+  if (scaled) {
+    args.push_back(make_arg("b_scales", false, 4, rows, dim == 0 ? 0 : 1, bs == 0 ? 0 : 1, true));
+  }
+  args.push_back(make_arg(Rows ? "out" : "result", true, 4, rows, 1, 1));
+  const int ia = 0, isa = scaled ? 1 : -1, ib = scaled ? 2 : 1, isb = scaled ? 3 : -1;
+  const int iout = scaled ? 4 : 2;
+  read_placement(in, args[0], {});
+  for (int i = 1; i < iout; ++i) {
+    read_placement(in, args[static_cast<std::size_t>(i)], {0});
+  }
+  read_placement(in, args[static_cast<std::size_t>(iout)], {ia, ib, scaled ? isa : ia});
+  const std::string fn = std::string("vo_") + (Cosine ? "cosine_similarity" : "dot") +
+                         (Rows ? "_rows" : "") + lowp_suffix(K);
+  g_context = describe(fn.c_str(), args, o);
+  prepare_lowp(plan, in, K);
+  auto ptr = [&](int i) { return i < 0 ? nullptr : args[static_cast<std::size_t>(i)].ptr; };
+  const auto *a16 = reinterpret_cast<const std::uint16_t *>(ptr(ia));
+  const auto *b16 = reinterpret_cast<const std::uint16_t *>(ptr(ib));
+  const auto *a8 = reinterpret_cast<const std::int8_t *>(ptr(ia));
+  const auto *b8 = reinterpret_cast<const std::int8_t *>(ptr(ib));
+  const auto *sa = reinterpret_cast<const float *>(ptr(isa));
+  const auto *sb = reinterpret_cast<const float *>(ptr(isb));
+  auto *out = reinterpret_cast<float *>(ptr(iout));
+  auto call = [&]() -> vo_status {
+    if constexpr (Rows) {
+      if constexpr (K == lowp::f16) {
+        return (Cosine ? vo_cosine_similarity_rows_f16 : vo_dot_rows_f16)(a16, rows, dim, as, b16,
+                                                                          bs, out);
+      } else if constexpr (K == lowp::bf16) {
+        return (Cosine ? vo_cosine_similarity_rows_bf16 : vo_dot_rows_bf16)(a16, rows, dim, as, b16,
+                                                                            bs, out);
+      } else {
+        return (Cosine ? vo_cosine_similarity_rows_i8 : vo_dot_rows_i8)(a8, sa, rows, dim, as, b8,
+                                                                        sb, bs, out);
+      }
+    } else {
+      if constexpr (K == lowp::f16) {
+        return (Cosine ? vo_cosine_similarity_f16 : vo_dot_f16)(a16, dim, b16, out);
+      } else if constexpr (K == lowp::bf16) {
+        return (Cosine ? vo_cosine_similarity_bf16 : vo_dot_bf16)(a16, dim, b16, out);
+      } else {
+        return (Cosine ? vo_cosine_similarity_i8 : vo_dot_i8)(a8, sa, dim, b8, sb, out);
+      }
+    }
+  };
+  run_plan(plan, o, call, [&, want = std::vector<expected>()](const char *who) mutable {
+    const arg_spec *pa = scaled ? &args[1] : nullptr;
+    const arg_spec *pb = scaled ? &args[3] : nullptr;
+    for (std::size_t i = want.size(); i < rows; ++i) {
+      want.push_back(expect_lowp(plan.ar, K, Cosine, args[0], pa, i, args[ib], pb, i));
+    }
+    for (std::size_t i = 0; i < rows; ++i) {
+      compare(plan.ar.output_value<float>(args[static_cast<std::size_t>(iout)], i, 0), want[i],
+              Cosine ? "cosine" : "dot", who, i, dim);
+    }
+  });
+}
+
+// vo_norms_<k>.
+template <lowp K> void run_lowp_norms(input_bytes &in, const run_options &o) {
+  constexpr bool scaled = K == lowp::i8;
+  call_plan plan;
+  auto &args = plan.ar.args;
+  std::size_t rows = read_rows(in, o.big);
+  const std::size_t dim = read_dim(in);
+  const std::size_t xs = read_stride(in, dim);
+  rows = fitted_rows(rows, {{xs, dim}, {1, 1}}, o.big ? k_big_budget : k_budget);
+  args.push_back(make_arg("x", false, lowp_elem(K), rows, dim, xs));
+  if (scaled) {
+    args.push_back(make_arg("x_scales", false, 4, rows, dim == 0 ? 0 : 1, 1));
+  }
+  args.push_back(make_arg("out", true, 4, rows, 1, 1));
+  const std::size_t iout = scaled ? 2 : 1;
+  read_placement(in, args[0], {});
+  if (scaled) {
+    read_placement(in, args[1], {0});
+  }
+  read_placement(in, args[iout], {0, scaled ? 1 : 0});
+  g_context = describe((std::string("vo_norms") + lowp_suffix(K)).c_str(), args, o);
+  prepare_lowp(plan, in, K);
+  auto *out = reinterpret_cast<float *>(args[iout].ptr);
+  run_plan(
+      plan, o,
+      [&] {
+        if constexpr (K == lowp::i8) {
+          return vo_norms_i8(reinterpret_cast<const std::int8_t *>(args[0].ptr),
+                             reinterpret_cast<const float *>(args[1].ptr), rows, dim, xs, out);
+        } else {
+          const auto *x = reinterpret_cast<const std::uint16_t *>(args[0].ptr);
+          return K == lowp::f16 ? vo_norms_f16(x, rows, dim, xs, out)
+                                : vo_norms_bf16(x, rows, dim, xs, out);
+        }
+      },
+      [&, want = std::vector<expected>()](const char *who) mutable {
+        for (std::size_t i = want.size(); i < rows; ++i) {
+          if (scaled) {
+            const auto v = exact_i8_row(plan.ar, args[0], args[1], i);
+            expected e;
+            e.want = vo_test::ref_norm(v.data(), v.size());
+            e.bound = 1e-6L * e.want + std::numeric_limits<float>::denorm_min();
+            want.push_back(e);
+          } else {
+            want.push_back(expect_norm(lowp_row(plan.ar, K, args[0], nullptr, i)));
+          }
+        }
+        for (std::size_t i = 0; i < rows; ++i) {
+          compare(plan.ar.output_value<float>(args[iout], i, 0), want[i], "norm", who, i, dim);
+        }
+      });
+}
+
+// vo_convert_f32_to_<k> / vo_quantize_f32_to_i8 (ToLowp), their inverses,
+// and vo_normalize_f32_to_<k> (Normalize; valid nonfinite modes only).
+template <lowp K, int Op> void run_lowp_convert(input_bytes &in, const run_options &o) {
+  constexpr bool scaled = K == lowp::i8;
+  constexpr bool from_f32 = Op != 1, normalize = Op == 2;
+  call_plan plan;
+  auto &args = plan.ar.args;
+  std::size_t rows = read_rows(in, o.big);
+  const std::size_t dim = read_dim(in);
+  const std::size_t xs = read_stride(in, dim);
+  const std::size_t os = read_stride(in, dim);
+  rows = fitted_rows(rows, {{xs, dim}, {os, dim}, {1, 1}}, o.big ? k_big_budget : k_budget);
+  const std::size_t e = lowp_elem(K);
+  // Indices: the float matrix f, the typed matrix t, [its scales].
+  args.push_back(make_arg(from_f32 ? "x" : "out", !from_f32, 4, rows, dim, from_f32 ? xs : os));
+  args.push_back(make_arg(from_f32 ? "out" : "x", from_f32, e, rows, dim, from_f32 ? os : xs));
+  if (scaled) {
+    args.push_back(make_arg("scales", from_f32, 4, rows, dim == 0 ? 0 : 1, 1));
+  }
+  read_placement(in, args[0], {});
+  read_placement(in, args[1], {0});
+  if (scaled) {
+    read_placement(in, args[2], {0, 1});
+  }
+  const int mode = (o.flag_code & 1) != 0 ? VO_NONFINITE_RAISE : VO_NONFINITE_PROPAGATE;
+  static const char *const names[3][3] = {
+      {"vo_convert_f32_to_f16", "vo_convert_f16_to_f32", "vo_normalize_f32_to_f16"},
+      {"vo_convert_f32_to_bf16", "vo_convert_bf16_to_f32", "vo_normalize_f32_to_bf16"},
+      {"vo_quantize_f32_to_i8", "vo_dequantize_i8_to_f32", "vo_normalize_f32_to_i8"}};
+  g_context = describe(names[static_cast<int>(K)][Op], args, o) +
+              (normalize ? (mode == VO_NONFINITE_RAISE ? " raise" : " propagate") : "");
+  if (from_f32) {
+    prepare<float>(plan, in);
+  } else {
+    prepare_lowp(plan, in, K);
+  }
+  std::size_t first_bad = rows;
+  if (from_f32 && args[0].backed && dim > 0) {
+    // (a stride of 0, refused here, leaves only row 0 in memory)
+    for (std::size_t i = 0; i < args[0].effective_rows() && first_bad == rows; ++i) {
+      first_bad = any_nonfinite(plan.ar.input_row<float>(args[0], i)) ? i : rows;
+    }
+  }
+  plan.bad_rows =
+      (normalize && mode == VO_NONFINITE_RAISE) || (Op == 0 && scaled) ? first_bad < rows : false;
+  auto *f = reinterpret_cast<float *>(args[0].ptr);
+  auto *t16 = reinterpret_cast<std::uint16_t *>(args[1].ptr);
+  auto *t8 = reinterpret_cast<std::int8_t *>(args[1].ptr);
+  auto *sc = scaled ? reinterpret_cast<float *>(args[2].ptr) : nullptr;
+  constexpr std::size_t untouched = 0x5eed5eed;
+  const bool reports = normalize || (Op == 0 && scaled);
+  run_plan(
+      plan, o,
+      [&]() -> vo_status {
+        std::size_t first = untouched;
+        vo_status s = VO_OK;
+        const auto nf = static_cast<vo_nonfinite>(mode);
+        if constexpr (Op == 0) {
+          if constexpr (K == lowp::f16) {
+            s = vo_convert_f32_to_f16(f, rows, dim, xs, t16, os);
+          } else if constexpr (K == lowp::bf16) {
+            s = vo_convert_f32_to_bf16(f, rows, dim, xs, t16, os);
+          } else {
+            s = vo_quantize_f32_to_i8(f, rows, dim, xs, t8, sc, os, &first);
+          }
+        } else if constexpr (Op == 1) {
+          if constexpr (K == lowp::f16) {
+            s = vo_convert_f16_to_f32(t16, rows, dim, xs, f, os);
+          } else if constexpr (K == lowp::bf16) {
+            s = vo_convert_bf16_to_f32(t16, rows, dim, xs, f, os);
+          } else {
+            s = vo_dequantize_i8_to_f32(t8, sc, rows, dim, xs, f, os);
+          }
+        } else {
+          if constexpr (K == lowp::f16) {
+            s = vo_normalize_f32_to_f16(f, rows, dim, xs, nf, t16, os, &first);
+          } else if constexpr (K == lowp::bf16) {
+            s = vo_normalize_f32_to_bf16(f, rows, dim, xs, nf, t16, os, &first);
+          } else {
+            s = vo_normalize_f32_to_i8(f, rows, dim, xs, nf, t8, sc, os, &first);
+          }
+        }
+        if (reports) {
+          const bool written = s == VO_OK || s == VO_ERR_NONFINITE;
+          if (first != (written ? first_bad : untouched)) {
+            fail("status %d: first_nonfinite is %zu, expected %zu", static_cast<int>(s), first,
+                 written ? first_bad : untouched);
+          }
+        }
+        return s;
+      },
+      [&, stored = std::vector<std::uint16_t>()](const char *who) mutable {
+        if (Op == 0 && !scaled && stored.empty()) { // the reference patterns, once
+          for (std::size_t i = 0; i < rows && dim > 0; ++i) {
+            for (float v : plan.ar.input_row<float>(args[0], i)) {
+              stored.push_back(lowp_store(K, v));
+            }
+          }
+        }
+        for (std::size_t i = 0; i < rows && dim > 0; ++i) {
+          if (Op == 1) { // exact: the value of each stored element
+            const std::vector<float> want =
+                lowp_row(plan.ar, K, args[1], scaled ? &args[2] : nullptr, i);
+            for (std::size_t j = 0; j < dim; ++j) {
+              const float got = plan.ar.output_value<float>(args[0], i, j);
+              float w = want[j];
+              if (scaled) { // code * scale in float, a NaN scale included
+                w = static_cast<float>(plan.ar.input_value<std::int8_t>(args[1], i, j)) *
+                    plan.ar.input_value<float>(args[2], i, 0);
+              }
+              const bool ok = std::isnan(w) ? std::isnan(got) : float_bits(got) == float_bits(w);
+              if (!ok) {
+                fail("%s: row %zu element %zu: %.9g, expected %.9g", who, i, j,
+                     static_cast<double>(got), static_cast<double>(w));
+              }
+            }
+            continue;
+          }
+          const std::vector<float> x = plan.ar.input_row<float>(args[0], i);
+          const long double norm = normalize ? vo_test::ref_norm(x.data(), dim) : 1.0L;
+          const bool bad = normalize && !std::isfinite(norm);
+          float s = 0, m = 0;
+          if (scaled) {
+            s = plan.ar.output_value<float>(args[2], i, 0);
+            for (float v : x) {
+              m = std::max(m, std::fabs(v));
+            }
+            if (bad ? !std::isnan(s) : (!normalize && s != m / 127.0f)) {
+              fail("%s: row %zu: scale %.9g (max |x| %.9g)", who, i, static_cast<double>(s),
+                   static_cast<double>(m));
+            }
+          }
+          for (std::size_t j = 0; j < dim; ++j) {
+            if (scaled) {
+              const int c = plan.ar.output_value<std::int8_t>(args[1], i, j);
+              bool ok;
+              if (bad || s == 0.0f) {
+                ok = c == 0;
+              } else if (!normalize) {
+                const float q = std::min(127.0f, std::max(-127.0f, std::nearbyint(x[j] / s)));
+                ok = c == static_cast<int>(q);
+              } else {
+                const long double want = x[j] / norm;
+                ok = std::fabs(c * static_cast<long double>(s) - want) <=
+                         0.5L * s * 1.0001L + 1e-6L * std::fabs(want) &&
+                     c >= -127 && c <= 127;
+              }
+              if (!ok) {
+                fail("%s: row %zu element %zu: code %d scale %.9g for %.9g", who, i, j, c,
+                     static_cast<double>(s), static_cast<double>(x[j]));
+              }
+              continue;
+            }
+            const std::uint16_t got = plan.ar.output_value<std::uint16_t>(args[1], i, j);
+            bool ok;
+            if (!normalize) {
+              ok = got == stored[i * dim + j];
+            } else if (bad) {
+              ok = got == (K == lowp::f16 ? 0x7e00 : 0x7fc0);
+            } else {
+              const long double want = norm == 0 ? 0.0L : x[j] / norm;
+              const long double rel = K == lowp::f16 ? 0x1p-11L : 0x1p-8L;
+              ok = std::fabs(lowp_value(K, got) - want) <=
+                   rel * 1.0001L * std::fabs(want) + 1e-6L * 0x1p-11L + 6e-8L;
+            }
+            if (!ok) {
+              fail("%s: row %zu element %zu: pattern 0x%x for %.9g (norm %.9Lg)", who, i, j,
+                   static_cast<unsigned>(got), static_cast<double>(x[j]), norm);
+            }
+          }
+        }
+      });
+}
+
 struct fuzz_case {
   const char *name;
   void (*run)(input_bytes &, const run_options &);
@@ -1520,6 +2030,30 @@ constexpr fuzz_case k_cases[] = {
     {"cdist_f64", run_cdist<double>},
     {"topk_f32", run_topk<float>},
     {"topk_f64", run_topk<double>},
+    {"dot_f16", run_lowp_pairwise<lowp::f16, false, false>},
+    {"dot_bf16", run_lowp_pairwise<lowp::bf16, false, false>},
+    {"dot_i8", run_lowp_pairwise<lowp::i8, false, false>},
+    {"cosine_similarity_f16", run_lowp_pairwise<lowp::f16, true, false>},
+    {"cosine_similarity_bf16", run_lowp_pairwise<lowp::bf16, true, false>},
+    {"cosine_similarity_i8", run_lowp_pairwise<lowp::i8, true, false>},
+    {"dot_rows_f16", run_lowp_pairwise<lowp::f16, false, true>},
+    {"dot_rows_bf16", run_lowp_pairwise<lowp::bf16, false, true>},
+    {"dot_rows_i8", run_lowp_pairwise<lowp::i8, false, true>},
+    {"cosine_similarity_rows_f16", run_lowp_pairwise<lowp::f16, true, true>},
+    {"cosine_similarity_rows_bf16", run_lowp_pairwise<lowp::bf16, true, true>},
+    {"cosine_similarity_rows_i8", run_lowp_pairwise<lowp::i8, true, true>},
+    {"norms_f16", run_lowp_norms<lowp::f16>},
+    {"norms_bf16", run_lowp_norms<lowp::bf16>},
+    {"norms_i8", run_lowp_norms<lowp::i8>},
+    {"convert_f32_to_f16", run_lowp_convert<lowp::f16, 0>},
+    {"convert_f32_to_bf16", run_lowp_convert<lowp::bf16, 0>},
+    {"quantize_f32_to_i8", run_lowp_convert<lowp::i8, 0>},
+    {"convert_f16_to_f32", run_lowp_convert<lowp::f16, 1>},
+    {"convert_bf16_to_f32", run_lowp_convert<lowp::bf16, 1>},
+    {"dequantize_i8_to_f32", run_lowp_convert<lowp::i8, 1>},
+    {"normalize_f32_to_f16", run_lowp_convert<lowp::f16, 2>},
+    {"normalize_f32_to_bf16", run_lowp_convert<lowp::bf16, 2>},
+    {"normalize_f32_to_i8", run_lowp_convert<lowp::i8, 2>},
 };
 
 } // namespace

@@ -19,6 +19,14 @@ CASES = [
     "dot_rows_f32", "dot_rows_f64", "cosine_similarity_rows_f32", "cosine_similarity_rows_f64",
     "norms_f32", "norms_f64", "normalize_f32", "normalize_f64",
     "cdist_f32", "cdist_f64", "topk_f32", "topk_f64",
+    "dot_f16", "dot_bf16", "dot_i8",
+    "cosine_similarity_f16", "cosine_similarity_bf16", "cosine_similarity_i8",
+    "dot_rows_f16", "dot_rows_bf16", "dot_rows_i8",
+    "cosine_similarity_rows_f16", "cosine_similarity_rows_bf16", "cosine_similarity_rows_i8",
+    "norms_f16", "norms_bf16", "norms_i8",
+    "convert_f32_to_f16", "convert_f32_to_bf16", "quantize_f32_to_i8",
+    "convert_f16_to_f32", "convert_bf16_to_f32", "dequantize_i8_to_f32",
+    "normalize_f32_to_f16", "normalize_f32_to_bf16", "normalize_f32_to_i8",
 ]  # fmt: skip
 INTERESTING_DIMS = [
     63, 64, 65, 127, 128, 129, 255, 256, 257, 383, 384, 385, 511, 512,
@@ -132,6 +140,24 @@ SEEDS = [
     seed("topk_f32__empty_base_misaligned_outputs", options(), 3, 0, dim(5), STRIDE_DIM,
          STRIDE_DIM, 3, 1, out_strides(), OWN, place(MISALIGNED, 1), place(MISALIGNED, 1),
          place(MISALIGNED, 2), values()),
+    # Reduced-precision types (i8 operands: codes, then their scales).
+    seed("cosine_similarity_bf16__specials", options(), dim(33), OWN, OWN, OWN, values(0, 64, 7)),
+    seed("dot_i8__result_in_scales", options(), dim(9), OWN, OWN, OWN, OWN, ALIAS, values()),
+    seed("dot_rows_f16__broadcast", options(), 8, dim(17), STRIDE_ZERO, STRIDE_GAP, OWN, OWN, OWN,
+         values(0, 0, 3)),
+    seed("cosine_similarity_rows_i8__broadcast", options(2), 6, dim(40), STRIDE_DIM, STRIDE_ZERO,
+         OWN, OWN, OWN, OWN, OWN, values(0, 16)),
+    seed("norms_bf16__big_values", options(), 4, dim(300), STRIDE_DIM, OWN, OWN, values(0xF0, 16)),
+    seed("convert_f32_to_f16__specials", options(), 5, dim(70), STRIDE_GAP, STRIDE_DIM, OWN, OWN,
+         values(0, 64, 11)),
+    seed("quantize_f32_to_i8__nan_row", options(), 4, dim(31), STRIDE_DIM, STRIDE_DIM, OWN, OWN, OWN,
+         values(0, 0, 5, bytes([NAN_FIRST]))),
+    seed("normalize_f32_to_i8__threads", options(3, big=True), 200, dim(64), STRIDE_DIM,
+         STRIDE_DIM, OWN, OWN, OWN, values(0, 4)),
+    seed("normalize_f32_to_bf16__raise_nan", options(flag=1), 4, dim(31), STRIDE_DIM, STRIDE_DIM,
+         OWN, OWN, values(0, 0, 5, bytes([NAN_FIRST]))),
+    seed("dequantize_i8_to_f32__scales_in_codes", options(), 3, dim(26), STRIDE_DIM, STRIDE_DIM,
+         OWN, OWN, ALIAS, values(0, 32)),
 ]
 # fmt: on
 

@@ -3,7 +3,8 @@
 # pkg-config, plus what a distribution's `meson install` must put in place:
 #  1. `meson install --destdir` (runtime and devel tags) into a scratch tree:
 #     the library, its soname and symlink, both headers side by side, the .pc;
-#     the C example built against that tree and run; only vo_* exported.
+#     the C example built against that tree and run; only vo_* exported,
+#     each in the symbol version node VECTOR_OPS_<ABI major>.
 #  2. the build tree's own pkg-config file (meson-uninstalled/), as a
 #     developer uses it before installing: the C example built and run.
 #  3. a plain `meson install`: the vector-ops script in bindir when the Python
@@ -46,10 +47,19 @@ header=$(find "$stage/root" -name vector_ops.h -print -quit)
 )
 LD_LIBRARY_PATH=$(dirname "$lib") "$stage/consumer" >/dev/null || fail "the example built against the installed tree"
 
-# The installed library exports only the public API and carries its soname.
-if nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^vo_' | grep -q .; then
+# The installed library exports only the public API, every function in the
+# version node VECTOR_OPS_<ABI> of src/vector_ops.map (nm lists the node
+# itself as an absolute symbol), and carries its soname.
+node=VECTOR_OPS_$(sed -n 's/^abi_version = \([0-9]*\)$/\1/p' "$source_dir/meson.build")
+exported=$(nm -D --defined-only "$lib" | awk -v node="$node" '!($2 == "A" && $3 == node) {print $3}')
+if grep -v '^vo_' <<<"$exported" | grep -q .; then
   echo "symbols other than vo_* exported:" >&2
-  nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^vo_' >&2
+  grep -v '^vo_' <<<"$exported" >&2
+  exit 1
+fi
+if grep -v "@@$node\$" <<<"$exported" | grep -q .; then
+  echo "exported symbols outside the version node $node:" >&2
+  grep -v "@@$node\$" <<<"$exported" >&2
   exit 1
 fi
 readelf -d "$lib" | grep -q 'SONAME.*\[libvector_ops\.so\.0\]' || fail "wrong soname"
