@@ -4,7 +4,8 @@ A pure-Python package that loads ``libvector_ops.so.0`` with cffi in ABI mode:
 no compiled extension, one wheel for every Python 3. Every call releases the
 GIL while the library works. This module only re-exports; the code lives in
 ``_errors`` (exceptions), ``_convert`` (input rules), ``_rows`` (row
-functions), ``_search`` (``cdist``, ``top_k``), ``_threadpool`` and ``_info``.
+functions), ``_search`` (``cdist``, ``top_k``), ``_lowp`` (float16, bfloat16,
+int8: ``QuantizedRows``, ``quantize``), ``_threadpool`` and ``_info``.
 
 Inputs
 ------
@@ -12,8 +13,13 @@ Inputs
   a copy when the elements of each row are contiguous and aligned; the row
   stride is handed over as it is. Other layouts (strided last axis, negative
   or overlapping row strides, misaligned data) are copied once.
+- Reduced precision: ``float16`` and ``ml_dtypes.bfloat16`` arrays (or
+  ``uint16`` bits with ``dtype="bfloat16"``) and ``QuantizedRows`` (int8) are
+  used as they are by ``cosine_similarity``, ``dot`` and ``norms`` (float32
+  results); see ``_lowp`` for mixed operands. ``quantize`` and
+  ``batch_normalize(x, dtype=...)`` make them.
 - Other numeric numpy dtypes are converted once: integers, booleans and
-  ``float16`` to ``float32``; ``longdouble`` and byte-swapped floats to the
+  ``float16`` (elsewhere) to ``float32``; ``longdouble`` and byte-swapped floats to the
   native ``float32``/``float64`` of the same or lower precision.
   Complex, object, string and other non-numeric dtypes raise ``TypeError``
   (an object array of arrays, as ``df["emb"].values`` gives, with a hint to
@@ -45,6 +51,7 @@ array([[0.6, 0.8]], dtype=float32)
 
 from ._errors import VectorOpsError, VectorOpsMemoryError, VectorOpsValueError
 from ._info import __version__, info, simd_level, simd_levels
+from ._lowp import QuantizedRows, quantize
 from ._rows import batch_normalize, cosine_similarity, dot, norms
 from ._search import METRICS, Metric, TopK, cdist, top_k
 from ._threadpool import get_num_threads, num_threads, set_num_threads
@@ -52,6 +59,7 @@ from ._threadpool import get_num_threads, num_threads, set_num_threads
 __all__ = [
     "METRICS",
     "Metric",
+    "QuantizedRows",
     "TopK",
     "VectorOpsError",
     "VectorOpsMemoryError",
@@ -65,6 +73,7 @@ __all__ = [
     "info",
     "norms",
     "num_threads",
+    "quantize",
     "set_num_threads",
     "simd_level",
     "simd_levels",

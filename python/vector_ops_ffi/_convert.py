@@ -7,6 +7,8 @@ Rules (the package documentation states them for users):
 - Other real dtypes are converted once: integers, booleans and float16 to
   float32, longdouble and byte-swapped floats to the native float of the same
   or lower precision. Complex, object, string and other dtypes: TypeError.
+  (float16, bfloat16 and ``QuantizedRows`` operands of the functions that
+  have kernels for them are not converted: ``_lowp`` takes them first.)
 - Lists and tuples become float32 arrays; they must hold numbers (``None`` or
   strings are refused, not turned into NaN or parsed).
 - Two operands of different float dtypes: the smaller one follows the bigger
@@ -16,6 +18,7 @@ Rules (the package documentation states them for users):
 from __future__ import annotations
 
 import mmap
+from array import array
 from collections.abc import Sized
 from typing import Any, NamedTuple
 
@@ -130,8 +133,37 @@ def _sequence_error(x: Any, name: str, detail: str) -> Exception:
     return TypeError(f"{name} must hold real numbers, {detail}")
 
 
+def _float32_rows(x: list[Any] | tuple[Any, ...]) -> np.ndarray | None:
+    """The common list input, a list of numbers or of equal-length lists of numbers, as float32.
+
+    ``array("f", row)`` converts in C and takes only real numbers (it refuses
+    None, str, bytes, complex and nested sequences with TypeError), so it is
+    strict without numpy's dtype discovery, which costs more than the
+    conversion itself. Returns None for anything else (ragged rows, rows that
+    are arrays, bad elements, deeper nesting): the general path then converts
+    or names the problem.
+    """
+    try:
+        if not isinstance(x[0], (list, tuple)):
+            flat = array("f", x)
+            return np.frombuffer(flat, F32) if flat else None
+        dim = len(x[0])
+        out = np.empty((len(x), dim), F32)
+        for i, row in enumerate(x):
+            if type(row) not in (list, tuple) or len(row) != dim:
+                return None
+            out[i] = array("f", row)
+        return out
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _from_sequence(x: Any, name: str) -> np.ndarray:
     """A list or tuple as float32: numbers only (numpy would turn None into NaN and parse "1")."""
+    if x:
+        fast = _float32_rows(x)
+        if fast is not None:
+            return fast
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:
@@ -174,7 +206,7 @@ def as_float_array(x: Any, name: str) -> np.ndarray:
     kind = dt.kind
     if kind == "f":
         return arr.astype(F32 if dt.itemsize <= 4 else F64)
-    if kind in "iub":
+    if kind in "iub" or (dt.name == "bfloat16" and dt.itemsize == 2):  # ml_dtypes' bfloat16
         return arr.astype(F32)
     if kind == "c":
         raise TypeError(f"{name}: complex input is not supported (pass the real part or the magnitude)")

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, Union
 import numpy as np
 import numpy.typing as npt
 
+from . import _lowp
 from ._convert import (
     F32,
     F64,
@@ -85,7 +86,7 @@ def _pair_operand(arr: np.ndarray, k: Kernels) -> tuple[np.ndarray, Any, int]:
 class PairFunction(Protocol):
     """``cosine_similarity`` and ``dot``: ``(a, b) -> float`` for two vectors, else an array."""
 
-    def __call__(self, a: npt.ArrayLike, b: npt.ArrayLike) -> float | FloatArray: ...
+    def __call__(self, a: Any, b: Any, *, dtype: str | None = None) -> float | FloatArray: ...
 
 
 def _define_pair_function(name: str, doc: str) -> PairFunction:
@@ -97,7 +98,25 @@ def _define_pair_function(name: str, doc: str) -> PairFunction:
     f32, f64, buf32, buf64 = F32, F64, K32.buffer, K64.buffer
     cells = _cells
 
-    def general(a: npt.ArrayLike, b: npt.ArrayLike) -> float | FloatArray:
+    def lowp(a: Any, b: Any, dtype: str | None) -> float | FloatArray:
+        oa, ob = _lowp.operand(a, "a", dtype), _lowp.operand(b, "b", dtype)
+        for op, n in ((oa, "a"), (ob, "b")):
+            check_ndim(op.data, n)
+        if oa.data.shape[-1] != ob.data.shape[-1]:
+            raise dimension_mismatch("a", oa.data.shape[-1], "b", ob.data.shape[-1])
+        if oa.data.ndim == 2 and ob.data.ndim == 2 and oa.data.shape[0] != ob.data.shape[0]:
+            raise ValueError(
+                f"a has {oa.data.shape[0]} rows and b has {ob.data.shape[0]}: pass two arrays of the same "
+                "shape, or a 1-D vector to compare with every row"
+            )
+        oa, ob, kind = _lowp.meet(oa, ob, "a", "b")
+        if kind in _lowp.LOWP_TYPES:
+            return _lowp.pair(name, oa, ob, _lowp.LOWP_KERNELS[kind])
+        return general(oa.data, ob.data)
+
+    def general(a: Any, b: Any, dtype: str | None = None) -> float | FloatArray:
+        if dtype is not None or _lowp.is_lowp(a, None) or _lowp.is_lowp(b, None):
+            return lowp(a, b, None if dtype is None else _lowp.type_name(dtype))
         a, b, k = _pair_arrays(a, b)
         dim = a.shape[-1]
         if a.ndim == 1 and b.ndim == 1:
@@ -113,7 +132,7 @@ def _define_pair_function(name: str, doc: str) -> PairFunction:
         check_status(getattr(k, rows_attr)(pa, rows, dim, sa, pb, sb, from_buffer(k.buffer, out)), name)
         return out
 
-    def pair(a: npt.ArrayLike, b: npt.ArrayLike) -> float | FloatArray:
+    def pair(a: Any, b: Any, *, dtype: str | None = None) -> float | FloatArray:
         # Fast path for two 1-D arrays of one native float dtype: every check
         # here costs tens of nanoseconds against a ~1 us budget. A layout the
         # library cannot take (from_buffer refuses non-contiguous arrays, the
@@ -150,7 +169,7 @@ def _define_pair_function(name: str, doc: str) -> PairFunction:
                                 return cell[0]
                     except ValueError:  # not C-contiguous
                         pass
-        return general(a, b)
+        return general(a, b, dtype)
 
     pair.__name__ = pair.__qualname__ = name
     pair.__module__ = __name__
@@ -163,7 +182,15 @@ _MIXED_TYPES = """
     real dtypes become float32 (see the package documentation). When the two
     operands differ, the smaller one follows the bigger one (a vector follows
     the matrix; two of one size meet in float32): pass both as float64 for a
-    float64 result."""
+    float64 result.
+
+    Reduced precision: ``numpy.float16`` and ``ml_dtypes.bfloat16`` arrays and
+    ``QuantizedRows`` (int8) are used as they are, with float32 results;
+    ``dtype="bfloat16"`` (or ``"float16"``) reads ``uint16`` arrays as those
+    bits. A float operand smaller than a low-precision one is converted to its
+    type (queries to the base's: this rounding is what costs recall), a
+    low-precision one smaller than a float one is widened; the bigger operand
+    is never converted (see ``vector_ops_ffi._lowp``)."""
 
 cosine_similarity = _define_pair_function(
     "cosine_similarity",
@@ -218,7 +245,7 @@ dot = _define_pair_function(
 )
 
 
-def norms(x: npt.ArrayLike) -> float | FloatArray:
+def norms(x: Any, *, dtype: str | None = None) -> float | FloatArray:
     """L2 norm of a vector (``float``) or of each row of a 2-D array (1-D array).
 
     Never overflows or underflows for finite input (where numpy's float32
@@ -230,7 +257,17 @@ def norms(x: npt.ArrayLike) -> float | FloatArray:
     5.0
     >>> norms(np.array([[1e20, 1e20], [0.0, 0.0]], dtype=np.float32))
     array([1.4142136e+20, 0.0000000e+00], dtype=float32)
+
+    float16, bfloat16 and int8 (``QuantizedRows``) rows are read as they are
+    (``dtype="bfloat16"`` reads a ``uint16`` array as bfloat16 bits); their
+    norms are float32.
     """
+    if dtype is not None or _lowp.is_lowp(x, None):
+        op = _lowp.operand(x, "x", None if dtype is None else _lowp.type_name(dtype))
+        check_ndim(op.data, "x")
+        if op.type in _lowp.LOWP_TYPES:
+            return _lowp.norms(op)
+        x = op.data
     arr = as_float_array(x, "x")
     check_ndim(arr, "x")
     k = KERNELS[arr.dtype]
@@ -295,7 +332,8 @@ def batch_normalize(
     out: FloatArray | None = None,
     inplace: bool = False,
     nonfinite: Literal["propagate", "raise"] = "propagate",
-) -> FloatArray:
+    dtype: Any = None,
+) -> Any:
     """Divide each row by its L2 norm (a 1-D input is one vector).
 
     A zero row stays zero. A row holding a NaN or an infinity becomes all NaN
@@ -313,6 +351,15 @@ def batch_normalize(
     place and return it (arrays whose rows are not contiguous go through one
     temporary copy).
 
+    ``dtype="float16"``, ``"bfloat16"`` or ``"int8"``: normalize and store in
+    that type in one pass (no float32 result in between), returning what
+    ``quantize`` returns (a float16 array, an ml_dtypes bfloat16 array or
+    without ml_dtypes a uint16 array of the bits, ``QuantizedRows``). The
+    input is read as float32 (other inputs are converted first). A row holding
+    NaN or inf becomes all NaN (int8: zero codes and a NaN scale) or raises as
+    above; a zero row stays zero (int8: scale 0). Not with ``out=`` or
+    ``inplace=True``.
+
     >>> import numpy as np
     >>> batch_normalize([[3.0, 4.0], [0.0, 0.0]])
     array([[0.6, 0.8],
@@ -329,6 +376,16 @@ def batch_normalize(
     mode = _NONFINITE_MODES.get(nonfinite) if isinstance(nonfinite, str) else None
     if mode is None:
         raise ValueError(f"nonfinite must be 'propagate' or 'raise', got {nonfinite!r}")
+    if dtype is not None:
+        kind = _lowp.type_name(dtype)
+        if out is not None or inplace:
+            raise ValueError(
+                "batch_normalize: dtype= makes a new array; it takes neither out= nor inplace=True"
+            )
+        op = _lowp.operand(vectors, "vectors", None)
+        check_ndim(op.data, "vectors")
+        f = _lowp.to_float32(op) if op.type in _lowp.LOWP_TYPES else op.data
+        return _lowp.normalize_to(f, kind, mode, nonfinite_row_error)
     if inplace:
         if out is not None:
             raise ValueError("pass either out= or inplace=True, not both")

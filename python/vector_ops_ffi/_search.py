@@ -26,6 +26,12 @@ fewer rows takes the other's dtype (equal row counts meet in float32), in
 ``top_k`` the queries always take the base's. A float32 base is never copied
 to float64; to compute in float64, pass both as float64 (a float32 base
 converted by the caller costs twice its size in memory, 8 bytes per element).
+
+float16, bfloat16 and int8 (``QuantizedRows``) operands: this library has no
+cdist/top-k kernels for them yet. A call whose operands meet in one of those
+types (a low-precision base, or the bigger side of ``cdist``) raises
+``TypeError``; a small low-precision operand against a float one is widened
+to it exactly, as in the row functions.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import Any, Literal, NamedTuple, get_args
 import numpy as np
 import numpy.typing as npt
 
+from . import _lowp
 from ._convert import (
     KERNELS,
     as_float_array,
@@ -91,6 +98,38 @@ def _rows(x: Any, name: str) -> tuple[np.ndarray, bool]:
     return arr, False
 
 
+def _lowp_operands(
+    function: str, a: Any, b: Any, names: tuple[str, str], dtype: Any, a_is_big: bool | None
+) -> Any:
+    """Both operands as float arrays when a low-precision call meets in a float type, else TypeError.
+
+    This library has no ``vo_cdist_*``/``vo_topk_*`` kernel for float16,
+    bfloat16 or int8 yet: a call whose operands meet in one of those types
+    raises ``TypeError`` (the big operand is never widened behind the caller's back).
+    """
+    kind_hint = None if dtype is None else _lowp.type_name(dtype)
+    oa, ob = _lowp.operand(a, names[0], kind_hint), _lowp.operand(b, names[1], kind_hint)
+    for op, n in ((oa, names[0]), (ob, names[1])):
+        if op.data.ndim not in (1, 2):
+            raise ValueError(
+                f"{n} must be 1-D (one vector) or 2-D (one vector per row), got {op.data.ndim}-D"
+            )
+    if oa.data.shape[-1] != ob.data.shape[-1]:
+        raise dimension_mismatch(names[0], oa.data.shape[-1], names[1], ob.data.shape[-1])
+    if a_is_big is None:  # cdist: the side with more rows
+        ra, rb = oa.data.size, ob.data.size
+        a_is_big = True if ra > rb else False if rb > ra else None
+    kind = (
+        oa.type
+        if oa.type == ob.type
+        else (oa.type if a_is_big else ob.type if a_is_big is False else "float32")
+    )
+    if kind in _lowp.LOWP_TYPES:
+        raise _lowp.unsupported(function, kind)
+    oa, ob, _ = _lowp.meet(oa, ob, names[0], names[1], a_is_big)
+    return oa.data, ob.data
+
+
 def _same_dim(a: np.ndarray, b: np.ndarray, a_name: str, b_name: str) -> None:
     if a.shape[1] != b.shape[1]:
         raise dimension_mismatch(a_name, a.shape[1], b_name, b.shape[1])
@@ -127,6 +166,7 @@ def cdist(
     metric: Metric = "cosine",
     *,
     out: npt.NDArray[np.floating[Any]] | None = None,
+    dtype: Any = None,
 ) -> Any:
     """Scores of every row of ``A`` against every row of ``B``: an ``(m, n)`` array.
 
@@ -158,6 +198,8 @@ def cdist(
     array([[25.,  1.]], dtype=float32)
     """
     m_code = _metric(metric)
+    if dtype is not None or _lowp.is_lowp(A, None) or _lowp.is_lowp(B, None):
+        A, B = _lowp_operands("cdist", A, B, ("A", "B"), dtype, None)
     a, a_vector = _rows(A, "A")
     b, b_vector = _rows(B, "B")
     _same_dim(a, b, "A", "B")
@@ -191,7 +233,9 @@ def cdist(
     return result
 
 
-def top_k(queries: npt.ArrayLike, base: npt.ArrayLike, k: int, metric: Metric = "cosine") -> TopK:
+def top_k(
+    queries: npt.ArrayLike, base: npt.ArrayLike, k: int, metric: Metric = "cosine", *, dtype: Any = None
+) -> TopK:
     """The ``k`` best rows of ``base`` for each query, exactly: ``TopK(indices, scores)``.
 
     ``indices`` is int64 and ``scores`` has the base's dtype, both of shape
@@ -227,6 +271,8 @@ def top_k(queries: npt.ArrayLike, base: npt.ArrayLike, k: int, metric: Metric = 
     if k <= 0:
         raise ValueError(f"k must be a positive number of neighbours, got {k}")
     m_code = _metric(metric)
+    if dtype is not None or _lowp.is_lowp(queries, None) or _lowp.is_lowp(base, None):
+        queries, base = _lowp_operands("top_k", queries, base, ("queries", "base"), dtype, False)
     b = as_float_array(base, "base")
     if b.ndim != 2:
         raise ValueError(f"base must be 2-D (one vector per row), got {b.ndim}-D")

@@ -36,10 +36,14 @@ print(json.dumps({"file": vector_ops_ffi.__file__, **vector_ops_ffi.info()}))
 """
 
 PACKAGE_FILES = [
-    *sorted(
-        p.name
-        for p in (REPO / "python" / "vector_ops_ffi").iterdir()
-        if p.is_file() and p.suffix in (".py", ".typed")
+    *(
+        sorted(
+            p.name
+            for p in (REPO / "python" / "vector_ops_ffi").iterdir()
+            if p.is_file() and p.suffix in (".py", ".typed")
+        )
+        if IN_SOURCE_TREE  # outside a checkout the module must still import, to be skipped
+        else []
     ),
     "vector_ops.h",
     "vector_ops_version.h",

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import vector_ops_ffi as vo
+from vector_ops_ffi import _convert as vo_convert
 
 QUIET_NAN = {np.dtype(np.float32): 0x7FC00000, np.dtype(np.float64): 0x7FF8000000000000}
 
@@ -107,6 +108,28 @@ def test_lists_of_non_numbers_are_refused(bad):
     ):
         with pytest.raises(TypeError):
             call(bad)
+
+
+def test_list_conversion_matches_numpy_and_stays_strict_deep_inside():
+    # Lists take a C-speed path (array("f") per row): the same float32 values
+    # as numpy's conversion, for every kind of real number Python code holds.
+    rows = [[0.1, -2, True, np.float64(1e-40), np.float32(3.5), np.int8(-7), 1e39]] * 3
+    with np.errstate(over="ignore"):  # 1e39 is beyond float32: inf, as numpy gives
+        expect = np.array(rows, dtype=np.float32)
+    got = vo_convert.as_float_array(rows, "x")
+    assert got.dtype == np.float32
+    assert got.shape == (3, 7)
+    assert got.flags.writeable
+    np.testing.assert_array_equal(got, expect)
+    np.testing.assert_array_equal(vo_convert.as_float_array(tuple(rows[0]), "x"), expect[0])
+    # A bad element at the very end, after thousands of good rows, is still found and named.
+    good = np.ones((2000, 8)).tolist()
+    for bad, match in ((None, "got None"), ("1.5", "got str"), (1j, "complex|got complex")):
+        x = [*good, [*good[0][:7], bad]]
+        with pytest.raises(TypeError, match=match):
+            vo.batch_normalize(x)
+    with pytest.raises(ValueError, match="equal length"):
+        vo.batch_normalize([*good, good[0][:7]])
 
 
 def test_the_cdist_dtype_rule_of_its_docstring():
