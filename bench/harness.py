@@ -19,7 +19,9 @@ import gc
 import importlib
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 import traceback
@@ -75,7 +77,11 @@ class Contestant:
     reports the time per call. ``warmup`` replaces ``fn`` for the warm-up call
     of a contestant that takes many seconds (the same call on a slice of the
     input: it loads the code and starts the pools without costing a full run).
-    ``unavailable`` records why it cannot run.
+    ``unavailable`` records why it cannot run. ``before`` runs untimed before
+    each of its calls, ahead of the pause (set a thread count, start or stop
+    the load of a contended case). ``idle_s`` makes the timed call the first
+    after a pause of that many seconds, with no untimed call in between (the
+    "after idle" cases: the start of a bursty task, pools parked).
     """
 
     name: str
@@ -85,6 +91,8 @@ class Contestant:
     per_call: bool = False
     warmup: Callable[[], Any] | None = None
     unavailable: str | None = None
+    before: Callable[[], Any] | None = None
+    idle_s: float | None = None
     times_ns: list[float] = field(default_factory=list)
     calls: int = 1
     error: str | None = None
@@ -147,6 +155,8 @@ def measure(
     pre_call: dict[int, bool] = {}
     for c in live:  # warm-up: first-touch page faults, lazy initialization, pools
         try:
+            if c.before is not None:
+                c.before()
             t0 = time.perf_counter()
             (c.warmup or c.fn)()
             short = c.warmup is None and time.perf_counter() - t0 < 0.5
@@ -166,9 +176,13 @@ def measure(
                     continue
                 fn, calls = c.fn, c.calls
                 try:
-                    if not (c.per_call or touch):
+                    if c.before is not None:
+                        c.before()
+                    if c.idle_s is not None:
+                        time.sleep(c.idle_s)
+                    elif not (c.per_call or touch):
                         time.sleep(settings.settle_s)
-                    if pre_call[id(c)]:
+                    if pre_call[id(c)] and c.idle_s is None:
                         fn()
                     t0 = time.perf_counter_ns()
                     for _ in range(calls):
@@ -270,6 +284,39 @@ def thread_limit(n: int | None, faiss: Any = None) -> Iterator[None]:
         finally:
             if faiss is not None:
                 faiss.omp_set_num_threads(previous_faiss)
+
+
+class BusyCore:
+    """One process spinning on a core, for the "contended" cases.
+
+    Started once per case (``with BusyCore() as busy:``) and stopped, with
+    SIGSTOP and SIGCONT, from the contestants' ``before`` hooks: ``busy.on``
+    before a contended contestant, ``busy.off`` before a quiet one, so quiet
+    and contended calls interleave in the same rounds. The pause that follows
+    ``before`` lets the spinner get going (or leave the core). Killed on exit.
+    """
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> BusyCore:
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        self.off()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def on(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+
+    def off(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
 
 
 def family_main(name: str, run: Callable[[Settings], list[dict[str, Any]]]) -> None:

@@ -102,6 +102,7 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "ours / np.copyto(dst, x), both writing a preallocated array",
             )
         )
+    out += _normalize_floor_targets(results, normalize, n)
     llc = results["environment"]["cpu"]["llc_bytes"]
     for case in cases(results, "c"):
         p = case["params"]
@@ -166,11 +167,11 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             x = _ratio(ms(ours(case)), ms(contestant(case, "numpy X @ q, norms precomputed")))
             out.append(
                 _target(
-                    "cosine 1:N <= numpy X @ q with norms precomputed",
+                    "cosine 1:N <= 0.9x numpy X @ q with norms precomputed",
                     case,
                     x,
-                    "<= 1.00x",
-                    x is not None and x <= 1.0,
+                    "<= 0.90x",
+                    x is not None and x <= 0.9,
                     "ours (norms on the fly) / numpy+OpenBLAS sgemv with norms computed beforehand",
                 )
             )
@@ -215,6 +216,83 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{PYO3_RAYON_MS:.0f} ms (ANCHORS.md, not rerun) / ours, list in, array out",
             )
         )
+    out += _load_targets(results)
+    return out
+
+
+def _normalize_floor_targets(
+    results: dict[str, Any], normalize: list[dict[str, Any]], n: int
+) -> list[dict[str, Any]]:
+    """Normalize f32 beyond the LLC against its floor: the faster of faiss in place and a 2-thread NT copy.
+
+    The two floors run in different processes (faiss from Python, the copy in
+    vo_bench), so ours is compared with each in its own process, and the
+    larger ratio is ours / the faster floor.
+    """
+    out = []
+    c_cases = {(c["params"].get("rows"), c["params"].get("dim")): c for c in cases(results, "c")}
+    for case in normalize:
+        p = case["params"]
+        if not p["beyond_llc"] or p["threads"] != n or p["variant"] not in ("out-of-place", "in-place"):
+            continue
+        in_place = p["variant"] == "in-place"
+        faiss = ms(contestant(case, "faiss normalize_L2(y)"))
+        x_faiss = _ratio(ms(ours(case)), faiss)
+        c_case = c_cases.get((p["rows"], p["dim"]))
+        x_copy = None
+        if c_case is not None and c_case["params"].get("kernel") == "normalize":
+            name = "vo_normalize_f32 in place" if in_place else "vo_normalize_f32"
+            x_copy = _ratio(ms(contestant(c_case, name)), ms(contestant(c_case, "nt_copy_2t")))
+        ratios = [x for x in (x_faiss, x_copy) if x is not None]
+        x = max(ratios) if ratios else None
+        limit = 1.0 if in_place else 1.05
+        out.append(
+            _target(
+                f"normalize f32 beyond LLC, {p['variant']} <= {limit:.2f}x the faster of faiss in place "
+                "and a 2-thread NT copy",
+                case,
+                x,
+                f"<= {limit:.2f}x",
+                x is not None and x <= limit,
+                "max(ours / faiss normalize_L2(y) in place [Python], ours / nt_copy_2t [vo_bench])",
+            )
+        )
+    return out
+
+
+def _load_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The "load" family: after an idle gap, and with one core busy."""
+    out = []
+    for case in cases(results, "load"):
+        p = case["params"]
+        if p["variant"] == "after-idle":
+            one = next((c for c in case["contestants"] if c["kind"] == "floor"), None)
+            x = (ours(case) or {}).get("x_floor")
+            long_call = ms(one) is not None and ms(one) >= 2.0
+            limit = 0.8 if long_call else 1.0
+            out.append(
+                _target(
+                    f"after {p['idle_s']} s idle, {p['threads']} threads <= {limit:.1f}x 1 thread",
+                    case,
+                    x,
+                    f"<= {limit:.2f}x",
+                    x is not None and x <= limit,
+                    "ours at all threads / ours at 1 thread, each the first call after the sleep "
+                    "(0.8x for calls of >= 2 ms at 1 thread, else never slower)",
+                )
+            )
+        elif p["variant"] == "contended":
+            x = p.get("slowdown", {}).get("vector_ops")
+            out.append(
+                _target(
+                    "one core busy <= 1.6x the quiet time",
+                    case,
+                    x,
+                    "<= 1.60x",
+                    x is not None and x <= 1.6,
+                    "ours with a spinning process on one core / ours quiet, interleaved rounds",
+                )
+            )
     return out
 
 
@@ -411,9 +489,17 @@ SECTIONS = [
         "faiss and numpy search rows normalized beforehand (not timed); ours takes raw rows.",
     ),
     (
+        "load",
+        "Under load: after an idle gap, and with one core busy",
+        "After idle: every timed call follows a 0.2 s sleep (floor: ours at 1 thread). "
+        "Contended: a spinning process on one core, paused and resumed around each contestant "
+        "(floor: ours quiet); the case's `slowdown` is contended / quiet.",
+    ),
+    (
         "c",
         "C benchmark (`build/bench/vo_bench`)",
-        "Floors: a non-temporal-store copy loop (normalize) and a plain read loop (1:N); times per call.",
+        "Floors: a non-temporal-store copy loop (normalize; `nt_copy_2t` splits it over 2 threads) "
+        "and a plain read loop (1:N); times per call.",
     ),
 ]
 

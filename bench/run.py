@@ -31,7 +31,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-FAMILIES = ("c", "normalize", "lists", "cosine", "cdist", "topk")
+FAMILIES = ("c", "normalize", "lists", "cosine", "cdist", "topk", "load")
 #: Variables that make OpenBLAS choose another kernel than the one it detects.
 UNSET_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 #: Quick runs go to the build directory so they never replace the committed results.
