@@ -11,6 +11,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 include mk/bootstrap.mk
+include mk/packaging.mk
+include mk/platforms.mk
 
 BUILD ?= build
 BUILDTYPE ?= release
@@ -34,6 +36,10 @@ help:
 	@echo "make fuzz   - libFuzzer over the C API for FUZZ_SECONDS (default 60)"
 	@echo "make valgrind - the doctest suite under valgrind memcheck"
 	@echo "make format - apply clang-format and ruff format"
+	@echo "make abi-check / abi-baseline / deb / test-deb - packaging (README: For packagers)"
+	@echo "make test-aarch64 - cross-build for aarch64, run the C++ tests under qemu-user (QEMU_CPUS)"
+	@echo "make wheel  - manylinux_2_28 wheels (x86_64, aarch64) in dist/, checked by auditwheel"
+	@echo "make test-wheel-compat - pytest against the wheel in Debian 11 and 13 chroots (root)"
 	@echo "make clean  - remove the build directory (keeps .venv)"
 
 $(BUILD)/build.ninja: | $(DEPS_STAMP)
