@@ -7,7 +7,6 @@ so the tolerances measure the arithmetic, not the rounding to the type.
 
 from __future__ import annotations
 
-import doctest
 import pickle
 import subprocess
 import sys
@@ -45,12 +44,6 @@ def ref_cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
     with np.errstate(invalid="ignore"):
         return np.sum(a * b, axis=-1) / (na * nb)
-
-
-def test_docstring_examples():
-    failures, attempted = doctest.testmod(vo._lowp, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert attempted > 0
-    assert failures == 0
 
 
 # ---- conversions -----------------------------------------------------------------
