@@ -30,93 +30,34 @@ namespace vo::kernels {
 template <class A, class T> struct half_sums : row_sums<A> {
   using base = row_sums<A>;
   using base::fast_sum_ok;
-  using typename base::bd;
   using typename base::bf;
-  static constexpr std::size_t wf = bf::size;
-  static constexpr std::size_t flush_batches = base::flush_batches;
   static constexpr bool is_f16 = std::is_same_v<T, types::f16>;
 
-  static bf load(const std::uint16_t *p) noexcept {
-    if constexpr (is_f16) {
-      return simd::lowp_loads<A>::load_f16(p);
-    } else {
-      return simd::lowp_loads<A>::load_bf16(p);
+  // float_sums' lanes for 16-bit rows: widened to float (simd/lowp.hpp).
+  struct lanes {
+    using element = std::uint16_t;
+    static bf load(const std::uint16_t *p) noexcept {
+      if constexpr (is_f16) {
+        return simd::lowp_loads<A>::load_f16(p);
+      } else {
+        return simd::lowp_loads<A>::load_bf16(p);
+      }
     }
-  }
-  static float value(std::uint16_t h) noexcept {
-    if constexpr (is_f16) {
-      return simd::half_bits<A>::f16_to_f32(h);
-    } else {
-      return simd::half_bits<A>::bf16_to_f32(h);
+    static double value(std::uint16_t h) noexcept {
+      if constexpr (is_f16) {
+        return static_cast<double>(simd::half_bits<A>::f16_to_f32(h));
+      } else {
+        return static_cast<double>(simd::half_bits<A>::bf16_to_f32(h));
+      }
     }
-  }
+  };
 
-  // a.b, a.a and b.b as row_sums::float_sums computes them for float rows
-  // holding the same values (the same pattern, so the variants agree).
+  // a.b, a.a and b.b by row_sums' one float-lane loop, as for float rows
+  // holding the same values (so the variants agree).
   template <bool Dot, bool SqA, bool SqB>
   static void sums(const std::uint16_t *a, const std::uint16_t *b, std::size_t n, double &ab,
                    double &aa, double &bb) noexcept {
-    bd dl(0.0), dh(0.0), pl(0.0), ph(0.0), ql(0.0), qh(0.0);
-    const std::size_t full = n - n % wf;
-    std::size_t i = 0;
-    while (i < full) {
-      const std::size_t stop = full - i > flush_batches * wf ? i + flush_batches * wf : full;
-      bf d0(0.0f), d1(0.0f), p0(0.0f), p1(0.0f), q0(0.0f), q1(0.0f);
-      for (; i + 2 * wf <= stop; i += 2 * wf) {
-        const bf a0 = load(a + i);
-        const bf a1 = load(a + i + wf);
-        const bf b0 = Dot || SqB ? load(b + i) : a0;
-        const bf b1 = Dot || SqB ? load(b + i + wf) : a1;
-        if constexpr (Dot) {
-          d0 = simd::fma(a0, b0, d0);
-          d1 = simd::fma(a1, b1, d1);
-        }
-        if constexpr (SqA) {
-          p0 = simd::fma(a0, a0, p0);
-          p1 = simd::fma(a1, a1, p1);
-        }
-        if constexpr (SqB) {
-          q0 = simd::fma(b0, b0, q0);
-          q1 = simd::fma(b1, b1, q1);
-        }
-      }
-      if (i < stop) {
-        const bf a0 = load(a + i);
-        const bf b0 = Dot || SqB ? load(b + i) : a0;
-        if constexpr (Dot) {
-          d0 = simd::fma(a0, b0, d0);
-        }
-        if constexpr (SqA) {
-          p0 = simd::fma(a0, a0, p0);
-        }
-        if constexpr (SqB) {
-          q0 = simd::fma(b0, b0, q0);
-        }
-        i += wf;
-      }
-      if constexpr (Dot) {
-        base::flush(d0, d1, dl, dh);
-      }
-      if constexpr (SqA) {
-        base::flush(p0, p1, pl, ph);
-      }
-      if constexpr (SqB) {
-        base::flush(q0, q1, ql, qh);
-      }
-    }
-    double rd = Dot ? simd::reduce_sum(dl + dh) : 0.0;
-    double rp = SqA ? simd::reduce_sum(pl + ph) : 0.0;
-    double rq = SqB ? simd::reduce_sum(ql + qh) : 0.0;
-    for (; i < n; ++i) {
-      const double av = static_cast<double>(value(a[i]));
-      const double bv = static_cast<double>(value(b[i]));
-      rd += av * bv;
-      rp += av * av;
-      rq += bv * bv;
-    }
-    ab = rd;
-    aa = rp;
-    bb = rq;
+    base::template float_sums<Dot, SqA, SqB, lanes>(a, b, n, ab, aa, bb);
   }
 
   // The same three sums in double, element by element: the rare path.
@@ -124,8 +65,8 @@ template <class A, class T> struct half_sums : row_sums<A> {
                    double &aa, double &bb) noexcept {
     double d = 0.0, p = 0.0, q = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
-      const double av = static_cast<double>(value(a[i]));
-      const double bv = static_cast<double>(value(b[i]));
+      const double av = lanes::value(a[i]);
+      const double bv = lanes::value(b[i]);
       d += av * bv;
       p += av * av;
       q += bv * bv;

@@ -142,11 +142,20 @@ template <class A> struct row_sums {
     hi_acc += hi;
   }
 
+  // How float_sums reads rows: batches of float lanes and single values.
+  // Float rows are read as they are; rows of 16-bit types pass their own
+  // (widening) lanes, so every float-lane type is summed by this one loop.
+  struct float_lanes {
+    using element = float;
+    static bf load(const float *p) noexcept { return bf::load_unaligned(p); }
+    static double value(float x) noexcept { return static_cast<double>(x); }
+  };
+
   // a.b (Dot), a.a (SqA) and b.b (SqB), each only when asked. The three use
   // the same pattern, so sums agree bitwise between the variants.
-  template <bool Dot, bool SqA, bool SqB>
-  static void float_sums(const float *a, const float *b, std::size_t n, double &ab, double &aa,
-                         double &bb) noexcept {
+  template <bool Dot, bool SqA, bool SqB, class L = float_lanes>
+  static void float_sums(const typename L::element *a, const typename L::element *b, std::size_t n,
+                         double &ab, double &aa, double &bb) noexcept {
     bd dl(0.0), dh(0.0), pl(0.0), ph(0.0), ql(0.0), qh(0.0);
     const std::size_t full = n - n % wf;
     std::size_t i = 0;
@@ -154,10 +163,10 @@ template <class A> struct row_sums {
       const std::size_t stop = full - i > flush_batches * wf ? i + flush_batches * wf : full;
       bf d0(0.0f), d1(0.0f), p0(0.0f), p1(0.0f), q0(0.0f), q1(0.0f);
       for (; i + 2 * wf <= stop; i += 2 * wf) {
-        const bf a0 = bf::load_unaligned(a + i);
-        const bf a1 = bf::load_unaligned(a + i + wf);
-        const bf b0 = bf::load_unaligned(b + i);
-        const bf b1 = bf::load_unaligned(b + i + wf);
+        const bf a0 = L::load(a + i);
+        const bf a1 = L::load(a + i + wf);
+        const bf b0 = Dot || SqB ? L::load(b + i) : a0;
+        const bf b1 = Dot || SqB ? L::load(b + i + wf) : a1;
         if constexpr (Dot) {
           d0 = simd::fma(a0, b0, d0);
           d1 = simd::fma(a1, b1, d1);
@@ -172,8 +181,8 @@ template <class A> struct row_sums {
         }
       }
       if (i < stop) {
-        const bf a0 = bf::load_unaligned(a + i);
-        const bf b0 = bf::load_unaligned(b + i);
+        const bf a0 = L::load(a + i);
+        const bf b0 = Dot || SqB ? L::load(b + i) : a0;
         if constexpr (Dot) {
           d0 = simd::fma(a0, b0, d0);
         }
@@ -199,8 +208,8 @@ template <class A> struct row_sums {
     double rp = SqA ? simd::reduce_sum(pl + ph) : 0.0;
     double rq = SqB ? simd::reduce_sum(ql + qh) : 0.0;
     for (; i < n; ++i) {
-      const double av = static_cast<double>(a[i]);
-      const double bv = static_cast<double>(b[i]);
+      const double av = L::value(a[i]);
+      const double bv = L::value(b[i]);
       rd += av * bv;
       rp += av * av;
       rq += bv * bv;

@@ -168,17 +168,67 @@ template <> struct lowp_loads<xsimd::fma3<xsimd::avx2>> {
 // int64. The vector paths sum pairs of int16 products into int32 lanes
 // (vpmaddwd) and flush the lanes every `block` elements, long before an int32
 // lane could overflow (a lane gains at most 2^15 per instruction).
-template <class A> struct int8_sums {
+
+// Elements [i, n) one by one: a whole row where no vector path exists, else
+// the tail.
+template <class A> struct int8_scalar {
   template <bool Dot, bool SqA, bool SqB>
-  static void sums(const std::int8_t *a, const std::int8_t *b, std::size_t n, std::int64_t &ab,
-                   std::int64_t &aa, std::int64_t &bb) noexcept {
-    std::int64_t d = 0, p = 0, q = 0;
-    for (std::size_t i = 0; i < n; ++i) {
+  static void add(const std::int8_t *a, const std::int8_t *b, std::size_t i, std::size_t n,
+                  std::int64_t &d, std::int64_t &p, std::int64_t &q) noexcept {
+    for (; i < n; ++i) {
       const std::int32_t x = a[i], y = b[i];
       d += Dot ? x * y : 0;
       p += SqA ? x * x : 0;
       q += SqB ? y * y : 0;
     }
+  }
+};
+
+template <class A> struct int8_sums {
+  template <bool Dot, bool SqA, bool SqB>
+  static void sums(const std::int8_t *a, const std::int8_t *b, std::size_t n, std::int64_t &ab,
+                   std::int64_t &aa, std::int64_t &bb) noexcept {
+    std::int64_t d = 0, p = 0, q = 0;
+    int8_scalar<A>::template add<Dot, SqA, SqB>(a, b, 0, n, d, p, q);
+    ab = d;
+    aa = p;
+    bb = q;
+  }
+};
+
+// The one blocked loop of the vector paths. V gives an ISA's pieces: `reg`
+// (int32 lanes), `bytes` per step, `zero()`, `widen(p)` (`bytes` codes as
+// int16 lanes), `madd(x, y)` (their products summed in pairs into int32
+// lanes), `add` and `total` (the lanes' sum, in int64).
+template <class A, class V> struct int8_blocks {
+  static constexpr std::size_t block = 1 << 15; // elements between flushes
+  template <bool Dot, bool SqA, bool SqB>
+  static void sums(const std::int8_t *a, const std::int8_t *b, std::size_t n, std::int64_t &ab,
+                   std::int64_t &aa, std::int64_t &bb) noexcept {
+    std::int64_t d = 0, p = 0, q = 0;
+    std::size_t i = 0;
+    const std::size_t full = n - n % V::bytes;
+    while (i < full) {
+      const std::size_t stop = full - i > block ? i + block : full;
+      typename V::reg vd = V::zero(), vp = vd, vq = vd;
+      for (; i < stop; i += V::bytes) {
+        const auto x = V::widen(a + i);
+        const auto y = Dot || SqB ? V::widen(b + i) : x;
+        if constexpr (Dot) {
+          vd = V::add(vd, V::madd(x, y));
+        }
+        if constexpr (SqA) {
+          vp = V::add(vp, V::madd(x, x));
+        }
+        if constexpr (SqB) {
+          vq = V::add(vq, V::madd(y, y));
+        }
+      }
+      d += Dot ? V::total(vd) : 0;
+      p += SqA ? V::total(vp) : 0;
+      q += SqB ? V::total(vq) : 0;
+    }
+    int8_scalar<A>::template add<Dot, SqA, SqB>(a, b, i, n, d, p, q);
     ab = d;
     aa = p;
     bb = q;
@@ -186,71 +236,49 @@ template <class A> struct int8_sums {
 };
 
 #if defined(__SSE2__)
-template <> struct int8_sums<xsimd::sse2> {
+struct int8_lanes_sse2 {
+  using reg = __m128i;
+  struct wide {
+    __m128i lo, hi;
+  };
   static constexpr std::size_t bytes = 16;
-  static constexpr std::size_t block = 1 << 15; // elements between flushes
-  static __m128i load(const std::int8_t *p) noexcept {
-    return _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+  static reg zero() noexcept { return _mm_setzero_si128(); }
+  // The low and high 8 codes sign-extended to int16.
+  static wide widen(const std::int8_t *p) noexcept {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+    return {_mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8), _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8)};
   }
-  // The low and high 8 bytes sign-extended to int16.
-  static __m128i lo16(__m128i v) noexcept { return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8); }
-  static __m128i hi16(__m128i v) noexcept { return _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8); }
-  // x_lo.y_lo + x_hi.y_hi, pairs of int16 products per int32 lane.
-  static __m128i madd2(__m128i xl, __m128i xh, __m128i yl, __m128i yh) noexcept {
-    return _mm_add_epi32(_mm_madd_epi16(xl, yl), _mm_madd_epi16(xh, yh));
+  static reg madd(const wide &x, const wide &y) noexcept {
+    return _mm_add_epi32(_mm_madd_epi16(x.lo, y.lo), _mm_madd_epi16(x.hi, y.hi));
   }
-  static std::int64_t total(__m128i v) noexcept {
+  static reg add(reg x, reg y) noexcept { return _mm_add_epi32(x, y); }
+  static std::int64_t total(reg v) noexcept {
     alignas(16) std::int32_t l[4];
     _mm_store_si128(reinterpret_cast<__m128i *>(l), v);
     return std::int64_t{l[0]} + l[1] + l[2] + l[3];
   }
-  template <bool Dot, bool SqA, bool SqB>
-  static void sums(const std::int8_t *a, const std::int8_t *b, std::size_t n, std::int64_t &ab,
-                   std::int64_t &aa, std::int64_t &bb) noexcept {
-    std::int64_t d = 0, p = 0, q = 0;
-    std::size_t i = 0;
-    const std::size_t full = n - n % bytes;
-    while (i < full) {
-      const std::size_t stop = full - i > block ? i + block : full;
-      __m128i vd = _mm_setzero_si128(), vp = vd, vq = vd;
-      for (; i < stop; i += bytes) {
-        const __m128i x = load(a + i), y = load(b + i);
-        const __m128i xl = lo16(x), xh = hi16(x), yl = lo16(y), yh = hi16(y);
-        if constexpr (Dot) {
-          vd = _mm_add_epi32(vd, madd2(xl, xh, yl, yh));
-        }
-        if constexpr (SqA) {
-          vp = _mm_add_epi32(vp, madd2(xl, xh, xl, xh));
-        }
-        if constexpr (SqB) {
-          vq = _mm_add_epi32(vq, madd2(yl, yh, yl, yh));
-        }
-      }
-      d += total(vd);
-      p += total(vp);
-      q += total(vq);
-    }
-    for (; i < n; ++i) {
-      const std::int32_t x = a[i], y = b[i];
-      d += Dot ? x * y : 0;
-      p += SqA ? x * x : 0;
-      q += SqB ? y * y : 0;
-    }
-    ab = d;
-    aa = p;
-    bb = q;
-  }
 };
+template <> struct int8_sums<xsimd::sse2> : int8_blocks<xsimd::sse2, int8_lanes_sse2> {};
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__)
-template <> struct int8_sums<xsimd::fma3<xsimd::avx2>> {
+struct int8_lanes_avx2 {
+  using reg = __m256i;
+  struct wide {
+    __m256i lo, hi;
+  };
   static constexpr std::size_t bytes = 32;
-  static constexpr std::size_t block = 1 << 15; // elements between flushes
-  static __m256i lo16(const std::int8_t *p) noexcept {
-    return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+  static reg zero() noexcept { return _mm256_setzero_si256(); }
+  // Codes [0, 16) and [16, 32) sign-extended to int16.
+  static wide widen(const std::int8_t *p) noexcept {
+    return {_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))),
+            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 16)))};
   }
-  static std::int64_t total(__m256i v) noexcept {
+  static reg madd(const wide &x, const wide &y) noexcept {
+    return _mm256_add_epi32(_mm256_madd_epi16(x.lo, y.lo), _mm256_madd_epi16(x.hi, y.hi));
+  }
+  static reg add(reg x, reg y) noexcept { return _mm256_add_epi32(x, y); }
+  static std::int64_t total(reg v) noexcept {
     alignas(32) std::int32_t l[8];
     _mm256_store_si256(reinterpret_cast<__m256i *>(l), v);
     std::int64_t s = 0;
@@ -259,46 +287,10 @@ template <> struct int8_sums<xsimd::fma3<xsimd::avx2>> {
     }
     return s;
   }
-  template <bool Dot, bool SqA, bool SqB>
-  static void sums(const std::int8_t *a, const std::int8_t *b, std::size_t n, std::int64_t &ab,
-                   std::int64_t &aa, std::int64_t &bb) noexcept {
-    std::int64_t d = 0, p = 0, q = 0;
-    std::size_t i = 0;
-    const std::size_t full = n - n % bytes;
-    while (i < full) {
-      const std::size_t stop = full - i > block ? i + block : full;
-      __m256i vd = _mm256_setzero_si256(), vp = vd, vq = vd;
-      for (; i < stop; i += bytes) {
-        const __m256i xl = lo16(a + i), xh = lo16(a + i + 16);
-        const __m256i yl = lo16(b + i), yh = lo16(b + i + 16);
-        if constexpr (Dot) {
-          vd = _mm256_add_epi32(
-              vd, _mm256_add_epi32(_mm256_madd_epi16(xl, yl), _mm256_madd_epi16(xh, yh)));
-        }
-        if constexpr (SqA) {
-          vp = _mm256_add_epi32(
-              vp, _mm256_add_epi32(_mm256_madd_epi16(xl, xl), _mm256_madd_epi16(xh, xh)));
-        }
-        if constexpr (SqB) {
-          vq = _mm256_add_epi32(
-              vq, _mm256_add_epi32(_mm256_madd_epi16(yl, yl), _mm256_madd_epi16(yh, yh)));
-        }
-      }
-      d += total(vd);
-      p += total(vp);
-      q += total(vq);
-    }
-    for (; i < n; ++i) {
-      const std::int32_t x = a[i], y = b[i];
-      d += Dot ? x * y : 0;
-      p += SqA ? x * x : 0;
-      q += SqB ? y * y : 0;
-    }
-    ab = d;
-    aa = p;
-    bb = q;
-  }
 };
+template <>
+struct int8_sums<xsimd::fma3<xsimd::avx2>>
+    : int8_blocks<xsimd::fma3<xsimd::avx2>, int8_lanes_avx2> {};
 #endif
 
 } // namespace vo::simd
