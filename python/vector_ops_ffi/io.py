@@ -45,6 +45,7 @@ import errno
 import io
 import operator
 import os
+import re
 from typing import Any, BinaryIO, Literal, NamedTuple
 
 import numpy as np
@@ -83,6 +84,84 @@ class NpyHeader(NamedTuple):
         return self.shape[0] * self.row_bytes
 
 
+# The header dictionary as np.save writes it, e.g.
+# {'descr': '<f4', 'fortran_order': False, 'shape': (3000, 96), }
+# parsed here rather than by numpy's reader: that one calls ast.literal_eval,
+# and CPython 3.11 before 3.11.8 can fail an AST conversion running in two
+# threads at once (SystemError: AST constructor recursion depth mismatch).
+_HEADER_TOKEN = re.compile(r"\s*(?:('[^'\\]*'|\"[^\"\\]*\")|(\d+)|(True|False)|([{}():,\[\]]))")
+
+
+def _read_header_dict(f: BinaryIO, version: tuple[int, int]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError(f"unknown format version {version[0]}.{version[1]}")
+    size_bytes = 2 if version == (1, 0) else 4
+    raw = f.read(size_bytes)
+    if len(raw) != size_bytes:
+        raise ValueError("the file ends inside the header")
+    length = int.from_bytes(raw, "little")
+    text_bytes = f.read(length)
+    if len(text_bytes) != length:
+        raise ValueError("the file ends inside the header")
+    text = text_bytes.decode("utf-8" if version == (3, 0) else "latin1")
+    tokens: list[tuple[str, object]] = []
+    pos, end = 0, len(text.rstrip())
+    while pos < end:
+        m = _HEADER_TOKEN.match(text, pos)
+        if m is None:
+            raise ValueError(f"unexpected text {text[pos : pos + 20]!r}")
+        string, number, boolean, punct = m.groups()
+        if string is not None:
+            tokens.append(("str", string[1:-1]))
+        elif number is not None:
+            tokens.append(("int", int(number)))
+        elif boolean is not None:
+            tokens.append(("bool", boolean == "True"))
+        else:
+            tokens.append((punct, None))
+        pos = m.end()
+    values: dict[str, object] = {}
+    i = 0
+
+    def expect(kind: str) -> object:
+        nonlocal i
+        if i >= len(tokens) or tokens[i][0] != kind:
+            raise ValueError(f"expected {kind!r} in {text.strip()!r}")
+        i += 1
+        return tokens[i - 1][1]
+
+    expect("{")
+    while i < len(tokens) and tokens[i][0] != "}":
+        key = str(expect("str"))
+        expect(":")
+        kind = tokens[i][0] if i < len(tokens) else "end"
+        if kind == "(":
+            i += 1
+            dims: list[int] = []
+            while i < len(tokens) and tokens[i][0] != ")":
+                dims.append(int(expect("int")))  # type: ignore[call-overload]
+                if i < len(tokens) and tokens[i][0] == ",":
+                    i += 1
+            expect(")")
+            values[key] = tuple(dims)
+        elif kind == "[":
+            raise ValueError("structured dtypes are not supported (expected float32 or float64)")
+        elif kind in ("str", "bool", "int"):
+            values[key] = tokens[i][1]
+            i += 1
+        else:
+            raise ValueError(f"unexpected {kind!r} in {text.strip()!r}")
+        if i < len(tokens) and tokens[i][0] == ",":
+            i += 1
+    expect("}")
+    if i != len(tokens) or set(values) != {"descr", "fortran_order", "shape"}:
+        raise ValueError(f"expected the keys descr, fortran_order and shape in {text.strip()!r}")
+    descr, fortran_order, shape = values["descr"], values["fortran_order"], values["shape"]
+    if not isinstance(descr, str) or not isinstance(fortran_order, bool) or not isinstance(shape, tuple):
+        raise ValueError(f"unexpected value types in {text.strip()!r}")
+    return shape, fortran_order, np.dtype(descr)
+
+
 def read_header(path: StrPath) -> NpyHeader:
     """Read and check the header of a ``.npy`` file of float32/float64 rows.
 
@@ -98,11 +177,8 @@ def read_header(path: StrPath) -> NpyHeader:
         except ValueError:
             raise ValueError(f"{path}: not a .npy file (the NumPy magic string is missing)") from None
         try:
-            if version == (1, 0):
-                shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(f)
-            else:  # 2.0 and 3.0 differ only in the header's length field and text encoding
-                shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(f)
-        except (ValueError, SyntaxError) as exc:
+            shape, fortran_order, dtype = _read_header_dict(f, version)
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"{path}: malformed .npy header ({exc})") from None
         offset = f.tell()
         size = os.fstat(f.fileno()).st_size

@@ -177,6 +177,58 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     return files
 
 
+def test_read_header_agrees_with_numpy_without_ast(tmp_path, monkeypatch):
+    # Every header np.save and np.lib.format write (versions 1.0, 2.0, 3.0),
+    # parsed without ast.literal_eval, which CPython 3.11.7 cannot run in two
+    # threads at once.
+    import ast
+
+    cases = []
+    for version in ((1, 0), (2, 0), (3, 0)):
+        for shape, dtype in (((7, 3), np.float32), ((0, 5), np.float64), ((1, 1), "<f8"), ((12, 2), "f4")):
+            path = tmp_path / f"h{len(cases)}.npy"
+            array = np.zeros(shape, dtype)
+            with open(path, "wb") as f:
+                np.lib.format.write_array(f, array, version=version)
+            cases.append((path, array))
+
+    def no_ast(*args, **kwargs):
+        raise AssertionError("read_header must not call ast.literal_eval")
+
+    monkeypatch.setattr(ast, "literal_eval", no_ast)
+    for path, array in cases:
+        header = vio.read_header(path)
+        assert header.shape == array.shape
+        assert header.dtype == array.dtype
+        assert header.offset + array.nbytes == path.stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("{'descr': '<f4', 'fortran_order': False}", "keys descr, fortran_order and shape"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1}", "keys"),
+        ("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", "structured"),
+        ("{'descr': '<f4', 'fortran_order': 'no', 'shape': (2, 3)}", "value types"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3)}", "unexpected text"),
+        ("{'descr': 'nonsense', 'fortran_order': False, 'shape': (2, 3)}", "malformed"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)", "expected '}'"),
+        ("__import__('os')", "unexpected text"),
+    ],
+)
+def test_malformed_headers_raise_value_error(tmp_path, text, pattern):
+    header = text.encode("latin1") + b" " * (63 - len(text) % 64) + b"\n"
+    path = tmp_path / "bad.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(24))
+    with pytest.raises(ValueError, match=pattern) as info:
+        vio.read_header(path)
+    assert "malformed .npy header" in str(info.value)
+    cut = tmp_path / "cut.npy"
+    cut.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(ValueError, match="ends inside the header"):
+        vio.read_header(cut)
+
+
 def test_invalid_sources_raise_value_error(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
