@@ -475,6 +475,41 @@ VO_API vo_status vo_norms_bf16(const vo_bf16 *x, size_t rows, size_t dim, size_t
 VO_API vo_status vo_norms_i8(const int8_t *x, const float *x_scales, size_t rows, size_t dim,
                              size_t x_stride, float *out);
 
+/* Distance matrices and exact top-k search over reduced-precision rows, as
+ * vo_cdist_f32 and vo_topk_f32: the same arguments (for int8, each operand's
+ * codes followed by its scales, one per row), metrics, order, guarantees
+ * and errors; scores are float. Each row is widened to float32 (exactly for
+ * f16 and bf16; for int8 to code * scale, as vo_dequantize_i8_to_f32 gives)
+ * and scored by the float32 kernel, so every score is bitwise what
+ * vo_cdist_f32 / vo_topk_f32 give for the widened rows with the same m (and
+ * the same SIMD level), and the accuracy is float32's (see the M:N
+ * guarantees above; int8 products are not summed in integers here). The
+ * base is read in its own type, one cached block at a time; the queries
+ * are widened once per call, a float32 copy of m x dim elements. A NaN
+ * scale makes its int8 row a NaN row. */
+VO_API vo_status vo_cdist_f16(const vo_f16 *a, size_t m, size_t dim, size_t a_stride,
+                              const vo_f16 *b, size_t n, size_t b_stride, vo_metric metric,
+                              float *out, size_t out_stride);
+VO_API vo_status vo_cdist_bf16(const vo_bf16 *a, size_t m, size_t dim, size_t a_stride,
+                               const vo_bf16 *b, size_t n, size_t b_stride, vo_metric metric,
+                               float *out, size_t out_stride);
+VO_API vo_status vo_cdist_i8(const int8_t *a, const float *a_scales, size_t m, size_t dim,
+                             size_t a_stride, const int8_t *b, const float *b_scales, size_t n,
+                             size_t b_stride, vo_metric metric, float *out, size_t out_stride);
+VO_API vo_status vo_topk_f16(const vo_f16 *queries, size_t m, size_t dim, size_t q_stride,
+                             const vo_f16 *base, size_t n, size_t base_stride, vo_metric metric,
+                             size_t k, int64_t *indices, size_t indices_stride, float *scores,
+                             size_t scores_stride);
+VO_API vo_status vo_topk_bf16(const vo_bf16 *queries, size_t m, size_t dim, size_t q_stride,
+                              const vo_bf16 *base, size_t n, size_t base_stride, vo_metric metric,
+                              size_t k, int64_t *indices, size_t indices_stride, float *scores,
+                              size_t scores_stride);
+VO_API vo_status vo_topk_i8(const int8_t *queries, const float *queries_scales, size_t m,
+                            size_t dim, size_t q_stride, const int8_t *base,
+                            const float *base_scales, size_t n, size_t base_stride,
+                            vo_metric metric, size_t k, int64_t *indices, size_t indices_stride,
+                            float *scores, size_t scores_stride);
+
 /* vo-cdef-end */
 
 #ifdef __cplusplus

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include "elements.hpp"
 #include "kernels/search.hpp"
@@ -41,7 +42,10 @@
   X(convert, convert, f16) /* vo_convert_f32_to_f16, ..._f16_to_f32, vo_normalize_f32_to_f16 */    \
   X(convert, convert,                                                                              \
     bf16)                 /* vo_convert_f32_to_bf16, ..._bf16_to_f32, vo_normalize_f32_to_bf16 */  \
-  X(convert, convert, i8) /* vo_quantize_f32_to_i8, vo_dequantize_i8_to_f32, ..._f32_to_i8 */
+  X(convert, convert, i8) /* vo_quantize_f32_to_i8, vo_dequantize_i8_to_f32, ..._f32_to_i8 */      \
+  X(search, search, f16)  /* vo_cdist_f16, vo_topk_f16 */                                          \
+  X(search, search, bf16) /* vo_cdist_bf16, vo_topk_bf16 */                                        \
+  X(search, search, i8)   /* vo_cdist_i8, vo_topk_i8 */
 
 namespace vo {
 
@@ -131,17 +135,28 @@ template <class T> struct normalize_ops {
   }
 };
 
-// The M:N kernels (kernels/drivers.hpp).
+// The M:N kernels (kernels/drivers.hpp; reduced-precision types:
+// kernels/widened.hpp). Jobs, factors and scores are in R: float or double
+// for the float types, float for f16, bf16 and i8, whose queries widen()
+// converts to R rows once per call (nullptr for the float types).
 template <class T> struct search_ops {
+  using S = storage_t<T>;
+  using R = result_t<T>;
   std::size_t (*scratch_bytes)(std::size_t dim) noexcept;
-  void (*row_factors)(const T *x, std::size_t rows, std::size_t dim, std::size_t x_stride,
-                      vo_metric metric, T *factors) noexcept;
-  void (*cdist)(const block_job<T> &job) noexcept;
-  void (*topk)(const block_job<T> &job, const selection_set<T> &sel) noexcept;
-  void (*topk_finish)(const selection_set<T> &into, const selection_set<T> *extra,
+  void (*widen)(const S *x, const float *x_scales, std::size_t rows, std::size_t dim,
+                std::size_t x_stride, R *out, std::size_t out_stride) noexcept;
+  void (*row_factors)(const R *x, std::size_t rows, std::size_t dim, std::size_t x_stride,
+                      vo_metric metric, R *factors) noexcept;
+  void (*cdist)(const block_job<R> &job) noexcept;
+  void (*topk)(const block_job<R> &job, const selection_set<R> &sel) noexcept;
+  void (*topk_finish)(const selection_set<R> &into, const selection_set<R> *extra,
                       std::size_t n_extra, std::size_t q0, std::size_t q1) noexcept;
   template <class K> static constexpr search_ops of() noexcept {
-    return {&K::scratch_bytes, &K::row_factors, &K::cdist, &K::topk, &K::topk_finish};
+    if constexpr (std::is_same_v<S, R>) {
+      return {&K::scratch_bytes, nullptr, &K::row_factors, &K::cdist, &K::topk, &K::topk_finish};
+    } else {
+      return {&K::scratch_bytes, &K::widen, &K::row_factors, &K::cdist, &K::topk, &K::topk_finish};
+    }
   }
 };
 

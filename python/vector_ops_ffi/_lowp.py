@@ -22,8 +22,7 @@ one (more elements; equal sizes meet in float32), in both directions:
   for float ones, recall@10 on MiniLM embeddings, issue 11).
 - a low-precision vector against a big float matrix is widened to float (exact).
 
-The big operand is never converted. A call whose type has no kernel in the
-loaded library raises ``TypeError`` naming the supported types.
+The big operand is never converted.
 """
 
 from __future__ import annotations
@@ -302,7 +301,7 @@ class LowpKernels(NamedTuple):
     cosine_similarity_rows: Any
     norms: Any
     normalize: Any
-    cdist: Any  # None when the library has no such kernel (yet)
+    cdist: Any
     topk: Any
 
 
@@ -310,7 +309,7 @@ def _lowp_kernels(kind: str) -> LowpKernels:
     suffix = _SUFFIX[kind]
 
     def c(name: str) -> Any:
-        return getattr(lib, f"vo_{name}_{suffix}", None)
+        return getattr(lib, f"vo_{name}_{suffix}")
 
     return LowpKernels(
         kind,
@@ -328,13 +327,6 @@ def _lowp_kernels(kind: str) -> LowpKernels:
 
 
 LOWP_KERNELS = {kind: _lowp_kernels(kind) for kind in LOWP_TYPES}
-
-
-def unsupported(function: str, kind: str) -> TypeError:
-    return TypeError(
-        f"{function}: this library has no {kind} kernel for it (supported: float32, float64); "
-        "pass float operands, e.g. x.astype(np.float32) or q.dequantize()"
-    )
 
 
 def pointers(op: Operand, k: LowpKernels, allow_broadcast: bool) -> tuple[tuple[Any, ...], int, list[Any]]:

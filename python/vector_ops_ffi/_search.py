@@ -27,11 +27,14 @@ fewer rows takes the other's dtype (equal row counts meet in float32), in
 to float64; to compute in float64, pass both as float64 (a float32 base
 converted by the caller costs twice its size in memory, 8 bytes per element).
 
-float16, bfloat16 and int8 (``QuantizedRows``) operands: this library has no
-cdist/top-k kernels for them yet. A call whose operands meet in one of those
-types (a low-precision base, or the bigger side of ``cdist``) raises
-``TypeError``; a small low-precision operand against a float one is widened
-to it exactly, as in the row functions.
+float16, bfloat16 and int8 (``QuantizedRows``) operands meet by the same
+rule (see ``_lowp``): float queries against a low-precision base are
+converted to the base's type, a small low-precision operand against a float
+one is widened to it exactly. Two low-precision operands of one type run the
+library's ``vo_cdist_<type>``/``vo_topk_<type>``: the base is read in its own
+type (half or a quarter of float32's bytes) and widened block by block, and
+the scores, always float32, are bitwise those of the float32 functions on
+the widened rows (``q.dequantize()`` for int8), so float32's accuracy holds.
 """
 
 from __future__ import annotations
@@ -99,14 +102,9 @@ def _rows(x: Any, name: str) -> tuple[np.ndarray, bool]:
 
 
 def _lowp_operands(
-    function: str, a: Any, b: Any, names: tuple[str, str], dtype: Any, a_is_big: bool | None
-) -> Any:
-    """Both operands as float arrays when a low-precision call meets in a float type, else TypeError.
-
-    This library has no ``vo_cdist_*``/``vo_topk_*`` kernel for float16,
-    bfloat16 or int8 yet: a call whose operands meet in one of those types
-    raises ``TypeError`` (the big operand is never widened behind the caller's back).
-    """
+    a: Any, b: Any, names: tuple[str, str], dtype: Any, a_is_big: bool | None
+) -> tuple[_lowp.Operand, _lowp.Operand, str]:
+    """Both operands in the type they meet in (``_lowp.meet``), and that type's name."""
     kind_hint = None if dtype is None else _lowp.type_name(dtype)
     oa, ob = _lowp.operand(a, names[0], kind_hint), _lowp.operand(b, names[1], kind_hint)
     for op, n in ((oa, names[0]), (ob, names[1])):
@@ -119,15 +117,81 @@ def _lowp_operands(
     if a_is_big is None:  # cdist: the side with more rows
         ra, rb = oa.data.size, ob.data.size
         a_is_big = True if ra > rb else False if rb > ra else None
-    kind = (
-        oa.type
-        if oa.type == ob.type
-        else (oa.type if a_is_big else ob.type if a_is_big is False else "float32")
+    return _lowp.meet(oa, ob, names[0], names[1], a_is_big)
+
+
+def _lowp_matrix(op: _lowp.Operand) -> tuple[_lowp.Operand, bool]:
+    """A 1-D operand as one row (and whether it was 1-D)."""
+    if op.data.ndim == 2:
+        return op, False
+    scales = None if op.scales is None else op.scales.reshape(1)
+    return _lowp.Operand(op.type, op.data.reshape(1, -1), scales), True
+
+
+def _lowp_inputs(*ops: _lowp.Operand) -> tuple[np.ndarray, ...]:
+    return tuple(x for op in ops for x in (op.data, op.scales) if x is not None)
+
+
+def _lowp_cdist(
+    a: _lowp.Operand, b: _lowp.Operand, m_code: int, out: Any, originals: tuple[np.ndarray, ...]
+) -> Any:
+    k = _lowp.LOWP_KERNELS[a.type]
+    a, a_vector = _lowp_matrix(a)
+    b, b_vector = _lowp_matrix(b)
+    (m, dim), n = a.data.shape, b.data.shape[0]
+    shape = tuple(s for s, dropped in ((m, a_vector), (n, b_vector)) if not dropped)
+    if out is not None:
+        _check_cdist_out(out, shape, _lowp.F32, (*_lowp_inputs(a, b), *originals))
+        out2 = _as_matrix_view(out, a_vector, b_vector)
+        out_stride = row_stride(out2, allow_broadcast=False)
+        if out_stride is None:
+            raise ValueError("out must be aligned, with contiguous elements in each row and row strides >= n")
+        result = out
+    else:
+        out2 = np.empty((m, n), dtype=_lowp.F32)
+        out_stride = n
+        result = out2.reshape(shape)
+    pa, sa, keep_a = _lowp.pointers(a, k, False)
+    pb, sb, keep_b = _lowp.pointers(b, k, False)
+    target = ffi.cast("float *", out2.ctypes.data) if out2.size else ffi.NULL
+    check_status(k.cdist(*pa, m, dim, sa, *pb, n, sb, m_code, target, out_stride), "cdist")
+    del keep_a, keep_b
+    if not shape and out is None:
+        return float(out2[0, 0])
+    return result
+
+
+def _lowp_top_k(q: _lowp.Operand, b: _lowp.Operand, k: int, m_code: int) -> TopK:
+    kern = _lowp.LOWP_KERNELS[b.type]
+    if b.data.ndim != 2:
+        raise ValueError(f"base must be 2-D (one vector per row), got {b.data.ndim}-D")
+    q, q_vector = _lowp_matrix(q)
+    (m, dim), n = q.data.shape, b.data.shape[0]
+    kk = min(k, n)
+    indices = np.empty((m, kk), dtype=np.int64)
+    scores = np.empty((m, kk), dtype=_lowp.F32)
+    pq, sq, keep_q = _lowp.pointers(q, kern, False)
+    pb, sb, keep_b = _lowp.pointers(b, kern, False)
+    status = kern.topk(
+        *pq,
+        m,
+        dim,
+        sq,
+        *pb,
+        n,
+        sb,
+        m_code,
+        min(k, max(n, 1)),
+        ffi.from_buffer(_INDEX_BUFFER, indices),
+        kk,
+        ffi.from_buffer("float[]", scores),
+        kk,
     )
-    if kind in _lowp.LOWP_TYPES:
-        raise _lowp.unsupported(function, kind)
-    oa, ob, _ = _lowp.meet(oa, ob, names[0], names[1], a_is_big)
-    return oa.data, ob.data
+    check_status(status, "top_k")
+    del keep_q, keep_b
+    if q_vector:
+        return TopK(indices[0], scores[0])
+    return TopK(indices, scores)
 
 
 def _same_dim(a: np.ndarray, b: np.ndarray, a_name: str, b_name: str) -> None:
@@ -177,11 +241,14 @@ def cdist(
     give a ``float``).
 
     Result dtype: each input is first made float (float32 and float64 arrays
-    stay as they are; lists, integers, booleans and float16 become float32);
-    if the two then differ, the one with fewer rows takes the other's dtype
-    (equal row counts give float32). So ``cdist(int64, float32)`` is float32,
-    and a float64 query against a float32 base is float32: the base is never
+    stay as they are; lists, integers and booleans become float32); if the
+    two then differ, the one with fewer rows takes the other's dtype (equal
+    row counts give float32). So ``cdist(int64, float32)`` is float32, and a
+    float64 query against a float32 base is float32: the base is never
     copied to float64. Pass both as float64 for a float64 result.
+    float16, bfloat16 (``dtype="bfloat16"`` for uint16 bits) and int8
+    (``QuantizedRows``) operands meet by the same rule and give float32
+    scores (see the module documentation).
 
     ``out=``: a writable array of the result's dtype and shape whose rows are
     contiguous and aligned, not overlapping the inputs; checked before any
@@ -199,7 +266,11 @@ def cdist(
     """
     m_code = _metric(metric)
     if dtype is not None or _lowp.is_lowp(A, None) or _lowp.is_lowp(B, None):
-        A, B = _lowp_operands("cdist", A, B, ("A", "B"), dtype, None)
+        oa, ob, kind = _lowp_operands(A, B, ("A", "B"), dtype, None)
+        if kind in _lowp.LOWP_TYPES:
+            # The caller's arrays too: an operand may be a converted copy.
+            return _lowp_cdist(oa, ob, m_code, out, tuple(x for x in (A, B) if isinstance(x, ndarray)))
+        A, B = oa.data, ob.data
     a, a_vector = _rows(A, "A")
     b, b_vector = _rows(B, "B")
     _same_dim(a, b, "A", "B")
@@ -251,7 +322,9 @@ def top_k(
     The score matrix is never built: each query keeps its best ``k`` while the
     kernels sweep the base, so memory stays ``O(m * k)``. Queries of another
     float dtype are converted to the base's (the base is never copied for its
-    dtype; lists become float32).
+    dtype; lists become float32). A float16, bfloat16 or int8
+    (``QuantizedRows``) base takes queries of any type, converted to its own;
+    its scores are float32.
 
     Raises ``ValueError`` for ``k <= 0``, an unknown metric, a base that is not
     2-D or rows of different lengths; ``TypeError`` for unsupported dtypes.
@@ -272,7 +345,10 @@ def top_k(
         raise ValueError(f"k must be a positive number of neighbours, got {k}")
     m_code = _metric(metric)
     if dtype is not None or _lowp.is_lowp(queries, None) or _lowp.is_lowp(base, None):
-        queries, base = _lowp_operands("top_k", queries, base, ("queries", "base"), dtype, False)
+        oq, ob, kind = _lowp_operands(queries, base, ("queries", "base"), dtype, False)
+        if kind in _lowp.LOWP_TYPES:
+            return _lowp_top_k(oq, ob, k, m_code)
+        queries, base = oq.data, ob.data
     b = as_float_array(base, "base")
     if b.ndim != 2:
         raise ValueError(f"base must be 2-D (one vector per row), got {b.ndim}-D")

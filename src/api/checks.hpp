@@ -8,6 +8,7 @@
 #include <cstring>
 #include <new>
 
+#include "elements.hpp"
 #include "vector_ops.h"
 
 namespace vo::checks {
@@ -95,6 +96,20 @@ template <class E> int enum_value(const E *e) {
 inline vo_metric metric_arg(const vo_metric *metric) {
   const int v = enum_value(metric);
   return static_cast<vo_metric>(v >= 0 && v <= VO_METRIC_SQEUCLIDEAN ? v : 3);
+}
+
+// The per-row scales of a scaled operand (element<T>::scaled: int8): one
+// float per addressed row (one for a broadcast, stride-0 operand), required
+// whenever the operand addresses an element. Unscaled types pass nullptr.
+template <class T>
+vo_status check_scales(const float *scales, std::size_t rows, std::size_t dim, std::size_t stride,
+                       std::size_t &bytes) noexcept {
+  bytes = 0;
+  if constexpr (element<T>::scaled) {
+    const std::size_t n = rows == 0 || dim == 0 ? 0 : (stride == 0 ? 1 : rows);
+    return check_vector(scales, n, bytes);
+  }
+  return VO_OK;
 }
 
 // Work estimate for the thread pool: elements read, saturating.

@@ -101,19 +101,19 @@ using vo::checks::metric_arg;
   }
 
 #define VO_ENTRY_search(kernel, type)                                                              \
-  VO_API vo_status vo_cdist_##type(                                                                \
-      const vo::types::type *a, size_t m, size_t dim, size_t a_stride, const vo::types::type *b,   \
-      size_t n, size_t b_stride, vo_metric metric, vo::types::type *out, size_t out_stride) {      \
-    return vo::api::cdist(active_kernels().kernel##_##type, a, m, dim, a_stride, b, n, b_stride,   \
-                          metric_arg(&metric), out, out_stride);                                   \
+  VO_API vo_status vo_cdist_##type(VO_IN_##type(a), size_t m, size_t dim, size_t a_stride,         \
+                                   VO_IN_##type(b), size_t n, size_t b_stride, vo_metric metric,   \
+                                   VO_RES_##type *out, size_t out_stride) {                        \
+    return vo::api::cdist(active_kernels().kernel##_##type, VO_ARG_##type(a), m, dim, a_stride,    \
+                          VO_ARG_##type(b), n, b_stride, metric_arg(&metric), out, out_stride);    \
   }                                                                                                \
   VO_API vo_status vo_topk_##type(                                                                 \
-      const vo::types::type *queries, size_t m, size_t dim, size_t q_stride,                       \
-      const vo::types::type *base, size_t n, size_t base_stride, vo_metric metric, size_t k,       \
-      int64_t *indices, size_t indices_stride, vo::types::type *scores, size_t scores_stride) {    \
-    return vo::api::topk(active_kernels().kernel##_##type, queries, m, dim, q_stride, base, n,     \
-                         base_stride, metric_arg(&metric), k, indices, indices_stride, scores,     \
-                         scores_stride);                                                           \
+      VO_IN_##type(queries), size_t m, size_t dim, size_t q_stride, VO_IN_##type(base), size_t n,  \
+      size_t base_stride, vo_metric metric, size_t k, int64_t *indices, size_t indices_stride,     \
+      VO_RES_##type *scores, size_t scores_stride) {                                               \
+    return vo::api::topk(active_kernels().kernel##_##type, VO_ARG_##type(queries), m, dim,         \
+                         q_stride, VO_ARG_##type(base), n, base_stride, metric_arg(&metric), k,    \
+                         indices, indices_stride, scores, scores_stride);                          \
   }
 
 #define VO_ENTRY(family, kernel, type) VO_ENTRY_##family(kernel, type)

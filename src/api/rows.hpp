@@ -56,20 +56,6 @@ inline std::size_t llc_bytes() noexcept {
   return value;
 }
 
-// The per-row scales of a scaled operand (element<T>::scaled: int8): one
-// float per addressed row (one for a broadcast, stride-0 operand), required
-// whenever the operand addresses an element. Unscaled types pass nullptr.
-template <class T>
-vo_status check_scales(const float *scales, std::size_t rows, std::size_t dim, std::size_t stride,
-                       std::size_t &bytes) noexcept {
-  bytes = 0;
-  if constexpr (element<T>::scaled) {
-    const std::size_t n = rows == 0 || dim == 0 ? 0 : (stride == 0 ? 1 : rows);
-    return check_vector(scales, n, bytes);
-  }
-  return VO_OK;
-}
-
 // One pair of vectors: vo_<kernel>_<type>(a, n, b, result); int8 operands
 // carry a pointer to their one scale (a_scales, b_scales).
 template <class T>

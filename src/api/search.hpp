@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <limits>
 #include <new>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "api/checks.hpp"
@@ -106,32 +108,71 @@ inline void record(const plan &p) {
 }
 
 // Per-row factors of the query rows (norms), in parallel.
-template <class T>
-std::vector<T> query_factors(const search_ops<T> &ops, const T *q, std::size_t m, std::size_t dim,
+template <class T, class R = result_t<T>>
+std::vector<R> query_factors(const search_ops<T> &ops, const R *q, std::size_t m, std::size_t dim,
                              std::size_t qs, vo_metric metric) {
-  std::vector<T> f(m);
+  std::vector<R> f(m);
   if (metric == VO_METRIC_DOT) {
     return f; // the dot product needs none
   }
-  T *out = f.data();
+  R *out = f.data();
   pool::parallel_for(m, work_of(m, dim), [&](std::size_t begin, std::size_t end) {
     ops.row_factors(q + begin * qs, end - begin, dim, qs, metric, out + begin);
   });
   return f;
 }
 
+// The query rows as the kernels take them, in R: the caller's rows for the
+// float types; for the reduced-precision ones a widened copy (m x dim, in
+// parallel), held in `copy`.
+template <class T, class R = result_t<T>>
+const R *query_rows(const search_ops<T> &ops, const storage_t<T> *q, const float *q_scales,
+                    std::size_t m, std::size_t dim, std::size_t &qs, std::vector<R> &copy) {
+  if constexpr (std::is_same_v<storage_t<T>, R>) {
+    (void)ops, (void)q_scales, (void)m, (void)dim, (void)copy;
+    return q;
+  } else {
+    copy.resize(work_of(m, dim)); // m * dim fits: the caller's rows span more bytes
+    R *out = copy.data();
+    const std::size_t stride = qs;
+    pool::parallel_for(m, work_of(m, dim), [&](std::size_t begin, std::size_t end) {
+      ops.widen(q + begin * stride, q_scales == nullptr ? nullptr : q_scales + begin, end - begin,
+                dim, stride, out + begin * dim, dim);
+    });
+    qs = dim;
+    return out;
+  }
+}
+
+// The job of a whole call, before it is split; the base in its stored type.
+template <class T, class R = result_t<T>>
+block_job<R> whole_job(const R *q, std::size_t qs, std::size_t m, const R *q_factor,
+                       const storage_t<T> *b, const float *b_scales, std::size_t bs, std::size_t n,
+                       std::size_t dim, vo_metric metric, bool packed, R *out,
+                       std::size_t out_stride) noexcept {
+  block_job<R> job{q, qs,      0,       m,   q_factor, nullptr, bs,      0,   n,
+                   0, nullptr, nullptr, dim, metric,   packed,  nullptr, out, out_stride};
+  if constexpr (std::is_same_v<storage_t<T>, R>) {
+    job.b = b;
+  } else {
+    job.stored = b;
+    job.stored_scales = b_scales;
+  }
+  return job;
+}
+
 // What every chunk of a call shares.
-template <class T> struct call {
+template <class T, class R = result_t<T>> struct call {
   const search_ops<T> *ops;
-  block_job<T> job;
+  block_job<R> job;
   scratch_areas *scratch; // one area per thread slot
   bool by_queries;
-  const selection_set<T> *sets; // top-k: by queries one set, by base rows one per slot
+  const selection_set<R> *sets; // top-k: by queries one set, by base rows one per slot
 
   // The job of a chunk [begin, end) of the split axis, run by thread `slot`.
-  block_job<T> chunk(std::size_t slot, std::size_t begin, std::size_t end) const noexcept {
-    block_job<T> j = job;
-    j.scratch = scratch->template slot<T>(slot);
+  block_job<R> chunk(std::size_t slot, std::size_t begin, std::size_t end) const noexcept {
+    block_job<R> j = job;
+    j.scratch = scratch->template slot<R>(slot);
     if (by_queries) {
       j.q_begin = begin;
       j.q_end = end;
@@ -152,7 +193,7 @@ void cdist_chunk(void *ctx, std::size_t slot, std::size_t begin, std::size_t end
 template <class T>
 void topk_chunk(void *ctx, std::size_t slot, std::size_t begin, std::size_t end) noexcept {
   const auto &c = *static_cast<const call<T> *>(ctx);
-  const block_job<T> job = c.chunk(slot, begin, end);
+  const block_job<result_t<T>> job = c.chunk(slot, begin, end);
   if (c.by_queries) {
     // These queries meet the whole base here: their rows are final.
     c.ops->topk(job, c.sets[0]);
@@ -162,27 +203,37 @@ void topk_chunk(void *ctx, std::size_t slot, std::size_t begin, std::size_t end)
   }
 }
 
-// vo_cdist_<type>(a, m, dim, a_stride, b, n, b_stride, metric, out, out_stride).
-template <class T>
-vo_status cdist(const search_ops<T> &ops, const T *a, std::size_t m, std::size_t dim,
-                std::size_t a_stride, const T *b, std::size_t n, std::size_t b_stride,
-                vo_metric metric, T *out, std::size_t out_stride) noexcept {
+// vo_cdist_<type>(a, m, dim, a_stride, b, n, b_stride, metric, out, out_stride);
+// i8 operands come with their scales (a_scales, b_scales; nullptr otherwise).
+template <class T, class S = storage_t<T>, class R = result_t<T>>
+vo_status cdist(const search_ops<T> &ops, const S *a, const float *a_scales, std::size_t m,
+                std::size_t dim, std::size_t a_stride, const S *b, const float *b_scales,
+                std::size_t n, std::size_t b_stride, vo_metric metric, R *out,
+                std::size_t out_stride) noexcept {
   return guarded([&] {
-    std::size_t a_bytes = 0, b_bytes = 0, out_bytes = 0;
+    std::size_t a_bytes = 0, b_bytes = 0, out_bytes = 0, as_bytes = 0, bs_bytes = 0;
     if (const vo_status s = check_matrix(a, m, dim, a_stride, false, a_bytes)) {
+      return s;
+    }
+    if (const vo_status s = check_scales<T>(a_scales, m, dim, a_stride, as_bytes)) {
       return s;
     }
     if (const vo_status s = check_matrix(b, n, dim, b_stride, false, b_bytes)) {
       return s;
     }
+    if (const vo_status s = check_scales<T>(b_scales, n, dim, b_stride, bs_bytes)) {
+      return s;
+    }
     if (const vo_status s =
-            check_matrix(static_cast<const T *>(out), m, n, out_stride, false, out_bytes)) {
+            check_matrix(static_cast<const R *>(out), m, n, out_stride, false, out_bytes)) {
       return s;
     }
     if (!known_metric(metric)) {
       return VO_ERR_INVALID_ARGUMENT;
     }
-    if (ranges_overlap(out, out_bytes, a, a_bytes) || ranges_overlap(out, out_bytes, b, b_bytes)) {
+    if (ranges_overlap(out, out_bytes, a, a_bytes) || ranges_overlap(out, out_bytes, b, b_bytes) ||
+        ranges_overlap(out, out_bytes, a_scales, as_bytes) ||
+        ranges_overlap(out, out_bytes, b_scales, bs_bytes)) {
       return VO_ERR_INVALID_ARGUMENT;
     }
     if (m == 0 || n == 0) {
@@ -190,20 +241,21 @@ vo_status cdist(const search_ops<T> &ops, const T *a, std::size_t m, std::size_t
     }
     if (dim == 0) {
       for (std::size_t i = 0; i < m; ++i) {
-        std::fill(out + i * out_stride, out + i * out_stride + n, T(0));
+        std::fill(out + i * out_stride, out + i * out_stride + n, R(0));
       }
       return VO_OK;
     }
     const plan p = make_plan(m, n, dim);
     record(p);
     scratch_areas scratch(p.threads, ops.scratch_bytes(dim));
-    const std::vector<T> qf = query_factors(ops, a, m, dim, a_stride, metric);
+    std::vector<R> widened;
+    std::size_t qs = a_stride;
+    const R *q = query_rows(ops, a, a_scales, m, dim, qs, widened);
+    const std::vector<R> qf = query_factors(ops, q, m, dim, qs, metric);
     const call<T> c{&ops,
-                    {a, a_stride, 0, m, qf.data(), b, b_stride, 0, n, dim, metric, p.packed,
-                     nullptr, out, out_stride},
-                    &scratch,
-                    p.by_queries,
-                    nullptr};
+                    whole_job<T>(q, qs, m, qf.data(), b, b_scales, b_stride, n, dim, metric,
+                                 p.packed, out, out_stride),
+                    &scratch, p.by_queries, nullptr};
     pool::run_chunks(p.by_queries ? m : n, p.grain, p.threads, &cdist_chunk<T>,
                      const_cast<call<T> *>(&c));
     return VO_OK;
@@ -227,19 +279,26 @@ template <class T> struct selection_store {
 };
 
 // vo_topk_<type>(q, m, dim, q_stride, base, n, base_stride, metric, k,
-//                indices, indices_stride, scores, scores_stride).
-template <class T>
-vo_status topk(const search_ops<T> &ops, const T *queries, std::size_t m, std::size_t dim,
-               std::size_t q_stride, const T *base, std::size_t n, std::size_t base_stride,
-               vo_metric metric, std::size_t k, std::int64_t *indices, std::size_t is, T *scores,
-               std::size_t ss) noexcept {
+//                indices, indices_stride, scores, scores_stride);
+// i8 operands come with their scales.
+template <class T, class S = storage_t<T>, class R = result_t<T>>
+vo_status topk(const search_ops<T> &ops, const S *queries, const float *q_scales, std::size_t m,
+               std::size_t dim, std::size_t q_stride, const S *base, const float *b_scales,
+               std::size_t n, std::size_t base_stride, vo_metric metric, std::size_t k,
+               std::int64_t *indices, std::size_t is, R *scores, std::size_t ss) noexcept {
   return guarded([&] {
     const std::size_t kk = std::min(k, n);
-    std::size_t q_bytes = 0, b_bytes = 0, i_bytes = 0, s_bytes = 0;
+    std::size_t q_bytes = 0, b_bytes = 0, i_bytes = 0, s_bytes = 0, qs_bytes = 0, bs_bytes = 0;
     if (const vo_status s = check_matrix(queries, m, dim, q_stride, false, q_bytes)) {
       return s;
     }
+    if (const vo_status s = check_scales<T>(q_scales, m, dim, q_stride, qs_bytes)) {
+      return s;
+    }
     if (const vo_status s = check_matrix(base, n, dim, base_stride, false, b_bytes)) {
+      return s;
+    }
+    if (const vo_status s = check_scales<T>(b_scales, n, dim, base_stride, bs_bytes)) {
       return s;
     }
     if (const vo_status s =
@@ -247,17 +306,21 @@ vo_status topk(const search_ops<T> &ops, const T *queries, std::size_t m, std::s
       return s;
     }
     if (const vo_status s =
-            check_matrix(static_cast<const T *>(scores), m, kk, ss, false, s_bytes)) {
+            check_matrix(static_cast<const R *>(scores), m, kk, ss, false, s_bytes)) {
       return s;
     }
     if (k == 0 || !known_metric(metric)) {
       return VO_ERR_INVALID_ARGUMENT;
     }
-    if (ranges_overlap(indices, i_bytes, queries, q_bytes) ||
-        ranges_overlap(indices, i_bytes, base, b_bytes) ||
-        ranges_overlap(scores, s_bytes, queries, q_bytes) ||
-        ranges_overlap(scores, s_bytes, base, b_bytes) ||
-        ranges_overlap(indices, i_bytes, scores, s_bytes)) {
+    for (const auto &[p, bytes] : {std::pair<const void *, std::size_t>{indices, i_bytes},
+                                   std::pair<const void *, std::size_t>{scores, s_bytes}}) {
+      if (ranges_overlap(p, bytes, queries, q_bytes) || ranges_overlap(p, bytes, base, b_bytes) ||
+          ranges_overlap(p, bytes, q_scales, qs_bytes) ||
+          ranges_overlap(p, bytes, b_scales, bs_bytes)) {
+        return VO_ERR_INVALID_ARGUMENT;
+      }
+    }
+    if (ranges_overlap(indices, i_bytes, scores, s_bytes)) {
       return VO_ERR_INVALID_ARGUMENT;
     }
     if (m == 0 || kk == 0) {
@@ -268,7 +331,7 @@ vo_status topk(const search_ops<T> &ops, const T *queries, std::size_t m, std::s
       for (std::size_t i = 0; i < m; ++i) {
         for (std::size_t r = 0; r < kk; ++r) {
           indices[i * is + r] = static_cast<std::int64_t>(r);
-          scores[i * ss + r] = T(0);
+          scores[i * ss + r] = R(0);
         }
       }
       return VO_OK;
@@ -277,7 +340,7 @@ vo_status topk(const search_ops<T> &ops, const T *queries, std::size_t m, std::s
     plan p = make_plan(m, n, dim);
     // The extra threads' selections when the base is split.
     const std::size_t extra_bytes =
-        p.by_queries ? 0 : work3(p.threads - 1, work_of(m, kk), sizeof(T) + sizeof(std::int64_t));
+        p.by_queries ? 0 : work3(p.threads - 1, work_of(m, kk), sizeof(R) + sizeof(std::int64_t));
     const bool capped = extra_bytes > tuning::max_selection_bytes;
     if (capped) {
       // Too much memory: split the queries instead (the results are the same).
@@ -289,15 +352,18 @@ vo_status topk(const search_ops<T> &ops, const T *queries, std::size_t m, std::s
     diag::last().selection_bytes = p.by_queries ? 0 : extra_bytes;
 
     scratch_areas scratch(p.threads, ops.scratch_bytes(dim));
-    const std::vector<T> qf = query_factors(ops, queries, m, dim, q_stride, metric);
+    std::vector<R> widened;
+    std::size_t qs = q_stride;
+    const R *q = query_rows(ops, queries, q_scales, m, dim, qs, widened);
+    const std::vector<R> qf = query_factors(ops, q, m, dim, qs, metric);
 
     // Set 0 lives in the outputs (each query's heap in its output row);
     // by base rows, thread slots 1.. have their own sets, merged into set 0
     // below.
     std::vector<std::size_t> count(m, 0);
-    std::vector<T> thr(m, std::numeric_limits<T>::quiet_NaN());
-    std::vector<selection_store<T>> stores;
-    std::vector<selection_set<T>> sets{
+    std::vector<R> thr(m, std::numeric_limits<R>::quiet_NaN());
+    std::vector<selection_store<R>> stores;
+    std::vector<selection_set<R>> sets{
         {scores, ss, indices, is, count.data(), thr.data(), kk, lower}};
     if (!p.by_queries) {
       stores.reserve(p.threads - 1);
@@ -307,11 +373,9 @@ vo_status topk(const search_ops<T> &ops, const T *queries, std::size_t m, std::s
       }
     }
     const call<T> c{&ops,
-                    {queries, q_stride, 0, m, qf.data(), base, base_stride, 0, n, dim, metric,
-                     p.packed, nullptr, nullptr, 0},
-                    &scratch,
-                    p.by_queries,
-                    sets.data()};
+                    whole_job<T>(q, qs, m, qf.data(), base, b_scales, base_stride, n, dim, metric,
+                                 p.packed, static_cast<R *>(nullptr), 0),
+                    &scratch, p.by_queries, sets.data()};
     pool::run_chunks(p.by_queries ? m : n, p.grain, p.threads, &topk_chunk<T>,
                      const_cast<call<T> *>(&c));
     if (!p.by_queries) {

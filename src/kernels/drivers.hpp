@@ -35,7 +35,7 @@ template <class A, class T> struct drivers {
               std::size_t ld) noexcept {
       for (std::size_t r = 0; r < RR; ++r) {
         const T *src = res + r * ld;
-        T *dst = job.out + (i + r) * job.out_stride + j;
+        T *dst = job.out + (i + r) * job.out_stride + job.b_index + j;
         std::size_t c = 0;
         for (; c + W <= cols; c += W) {
           bt::load_unaligned(src + c).store_unaligned(dst + c);
@@ -52,6 +52,7 @@ template <class A, class T> struct drivers {
   // the selection threshold of query i + r), so whole vectors are compared.
   template <vo_metric M> struct topk_sink {
     const selection_set<T> &sel;
+    std::size_t b_index; // the caller's number of base row 0
     T *thr = nullptr;
     std::size_t ld = 0;
     std::size_t i = 0;
@@ -93,7 +94,7 @@ template <class A, class T> struct drivers {
           const std::size_t r = (o + l) / ld;
           const std::size_t c = (o + l) % ld;
           if (flags[l] && c < cols) {
-            select<A, T>::offer(sel, i + r, static_cast<std::int64_t>(j + c), res[o + l]);
+            select<A, T>::offer(sel, i + r, static_cast<std::int64_t>(b_index + j + c), res[o + l]);
             load_threshold(r);
           }
         }
@@ -185,17 +186,17 @@ template <class A, class T> struct search {
   static void topk(const block_job<T> &job, const selection_set<T> &sel) noexcept {
     switch (job.metric) {
     case VO_METRIC_COSINE: {
-      typename drivers<A, T>::template topk_sink<VO_METRIC_COSINE> sink{sel};
+      typename drivers<A, T>::template topk_sink<VO_METRIC_COSINE> sink{sel, job.b_index};
       drivers<A, T>::template run<VO_METRIC_COSINE>(job, sink);
       break;
     }
     case VO_METRIC_DOT: {
-      typename drivers<A, T>::template topk_sink<VO_METRIC_DOT> sink{sel};
+      typename drivers<A, T>::template topk_sink<VO_METRIC_DOT> sink{sel, job.b_index};
       drivers<A, T>::template run<VO_METRIC_DOT>(job, sink);
       break;
     }
     case VO_METRIC_SQEUCLIDEAN: {
-      typename drivers<A, T>::template topk_sink<VO_METRIC_SQEUCLIDEAN> sink{sel};
+      typename drivers<A, T>::template topk_sink<VO_METRIC_SQEUCLIDEAN> sink{sel, job.b_index};
       drivers<A, T>::template run<VO_METRIC_SQEUCLIDEAN>(job, sink);
       break;
     }

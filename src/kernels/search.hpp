@@ -7,6 +7,11 @@
 // rows [b_begin, b_end). Every score depends only on its two rows (edge tiles
 // repeat or pad rows rather than change the arithmetic), so results do not
 // depend on how a call is split into jobs.
+//
+// Jobs are in the type the scores are computed in (float or double). A
+// reduced-precision call (f16, bf16, i8) has its queries widened to float
+// once, by the caller, and its base widened block by block by the kernel
+// (kernels/widened.hpp): `stored` then points at the base in its own type.
 #pragma once
 
 #include <cstddef>
@@ -24,7 +29,10 @@ template <class T> struct block_job {
   const T *b;        // base row j at b + j * b_stride
   std::size_t b_stride;
   std::size_t b_begin, b_end;
-  std::size_t dim; // > 0
+  std::size_t b_index; // the caller's number of base row 0 (what top-k reports, cdist's column)
+  const void *stored;  // reduced precision: the base in its element type, else nullptr
+  const float *stored_scales; // and its per-row scales (i8), else nullptr
+  std::size_t dim;            // > 0
   vo_metric metric;
   bool packed; // the packed kernel (tuning::packed_min_queries)
   T *scratch;  // search::scratch_bytes(dim), 64-byte aligned, one per concurrent job

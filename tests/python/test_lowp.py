@@ -262,18 +262,90 @@ def test_no_float32_copy_of_a_big_low_precision_operand(kind):
     assert peak < nbytes / 100, (peak, nbytes)
 
 
-def test_cdist_and_top_k_refuse_low_precision_bases_without_kernels():
-    base = vo.quantize(RNG.standard_normal((10, 8)).astype(np.float32), "float16")
-    q = RNG.standard_normal((2, 8)).astype(np.float32)
-    if getattr(vo._lowp.lib, "vo_topk_f16", None) is not None:
-        pytest.skip("the library has float16 top-k kernels")
-    with pytest.raises(TypeError, match="no float16 kernel"):
-        vo.top_k(q, base, 3)
-    with pytest.raises(TypeError, match="no float16 kernel"):
-        vo.cdist(q, base)
+def widened(x) -> np.ndarray:
+    """The float32 rows the search kernels score: exact for 16-bit types, codes * scale for int8."""
+    if isinstance(x, vo.QuantizedRows):
+        return x.dequantize()
+    return stored_f64(x).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("metric", ["cosine", "dot", "sqeuclidean"])
+def test_cdist_and_top_k_score_the_widened_rows_bitwise(kind, metric):
+    x = RNG.standard_normal((700, 40)).astype(np.float32)
+    x[3] = 0.0
+    base, queries = vo.quantize(x, kind), vo.quantize(x[:300:7], kind)
+    got = vo.cdist(queries, base, metric)
+    assert got.dtype == np.float32
+    assert got.shape == (43, 700)
+    np.testing.assert_array_equal(got, vo.cdist(widened(queries), widened(base), metric))
+    res = vo.top_k(queries, base, 9, metric)
+    want = vo.top_k(widened(queries), widened(base), 9, metric)
+    np.testing.assert_array_equal(res.indices, want.indices)
+    np.testing.assert_array_equal(res.scores, want.scores)
+    # >= 256 queries: the packed kernel, still the float32 one's bits
+    many = vo.quantize(x[:300], kind)
+    np.testing.assert_array_equal(
+        vo.cdist(many, base, metric), vo.cdist(widened(many), widened(base), metric)
+    )
+    # One vector: 1-D results; float queries are converted to the base's type.
+    one = vo.top_k(queries[0], base, 4, metric)
+    assert one.indices.shape == (4,)
+    np.testing.assert_array_equal(one.indices, res.indices[0, :4])
+    converted = vo.top_k(x[:5], base, 4, metric)
+    np.testing.assert_array_equal(
+        converted.scores, vo.top_k(vo.quantize(x[:5], kind), base, 4, metric).scores
+    )
+    assert isinstance(vo.cdist(queries[0], base[1]), float)
+
+
+def test_bfloat16_bits_search_with_the_dtype_keyword():
+    x = RNG.standard_normal((50, 16)).astype(np.float32)
+    bits = (x.view(np.uint32) >> 16).astype(np.uint16)  # truncated to bfloat16
+    values = (bits.astype(np.uint32) << 16).view(np.float32)
+    got = vo.cdist(bits[:3], bits, dtype="bfloat16")
+    np.testing.assert_array_equal(got, vo.cdist(values[:3], values))
+    res = vo.top_k(bits[:2], bits, 5, dtype="bfloat16")
+    np.testing.assert_array_equal(res.indices, vo.top_k(values[:2], values, 5).indices)
+    # without the keyword, uint16 is integers, converted to float32 as before
+    assert vo.cdist(bits[:1], bits).dtype == np.float32
+
+
+def test_low_precision_cdist_out_and_errors():
+    base = vo.quantize(RNG.standard_normal((20, 8)).astype(np.float32), "float16")
+    q = base[:3]
+    out = np.full((3, 20), -1.0, np.float32)
+    assert vo.cdist(q, base, "dot", out=out) is out
+    np.testing.assert_array_equal(out, vo.cdist(q, base, "dot"))
+    with pytest.raises(TypeError, match="float32"):
+        vo.cdist(q, base, out=np.empty((3, 20)))
+    with pytest.raises(ValueError, match="shape"):
+        vo.cdist(q, base, out=np.empty((3, 21), np.float32))
+    with pytest.raises(ValueError, match="overlaps"):
+        vo.cdist(q, base, out=base.view(np.uint16).reshape(-1).view(np.float32)[:60].reshape(3, 20))
+    with pytest.raises(ValueError, match=r"dimension|length"):
+        vo.cdist(q, vo.quantize(np.ones((4, 9), np.float32), "float16"))
+    with pytest.raises(ValueError, match="2-D"):
+        vo.top_k(q, base[0], 1)
+    codes = vo.quantize(np.ones((4, 8), np.float32), "int8")
+    with pytest.raises(ValueError, match="k must be"):
+        vo.top_k(codes, codes, 0)
     # a small low-precision side against a float base is widened, exactly
     res = vo.top_k(base[:2], RNG.standard_normal((30, 8)).astype(np.float32), 3)
     assert res.indices.shape == (2, 3)
+    assert res.scores.dtype == np.float32
+
+
+def test_low_precision_top_k_reads_the_base_in_place():
+    base = vo.quantize(RNG.standard_normal((20000, 64)).astype(np.float32), "int8")
+    q = RNG.standard_normal((3, 64)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        vo.top_k(q, base, 10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < base.codes.nbytes / 20, (peak, base.codes.nbytes)
 
 
 # ---- batch_normalize(dtype=) -----------------------------------------------------------

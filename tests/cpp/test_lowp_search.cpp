@@ -1,0 +1,238 @@
+// vo_cdist_{f16,bf16,i8} and vo_topk_{f16,bf16,i8} at every level this host
+// runs: bitwise the float32 functions on the widened rows (the contract of
+// vector_ops.h), across the tile and packed kernels, several widened blocks,
+// strides, special rows, thread counts; and the argument checks the scales
+// add.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "helpers.hpp"
+#include "vector_ops.h"
+
+namespace {
+
+const vo_metric k_all_metrics[] = {VO_METRIC_COSINE, VO_METRIC_DOT, VO_METRIC_SQEUCLIDEAN};
+
+// Rows of one reduced-precision type, stored with row stride `stride`, and
+// their float32 widening (stride dim).
+struct lowp_rows {
+  const char *type; // "f16", "bf16", "i8"
+  std::size_t rows, dim, stride;
+  std::vector<std::uint16_t> half; // f16, bf16
+  std::vector<std::int8_t> codes;  // i8
+  std::vector<float> scales;       // i8
+  std::vector<float> widened;
+
+  lowp_rows(const char *t, std::size_t r, std::size_t d, std::size_t s, unsigned seed)
+      : type(t), rows(r), dim(d), stride(s) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(r * s + 1, 0.0f);
+    for (std::size_t i = 0; i < r; ++i) {
+      for (std::size_t j = 0; j < d; ++j) {
+        x[i * s + j] = normal(rng);
+      }
+    }
+    // Special rows: a zero row, and (not for int8, which stores no NaN) a
+    // NaN row and an inf row (f16: an overflow to inf).
+    if (r > 3 && d > 0) {
+      std::fill_n(&x[2 * s], d, 0.0f);
+      if (std::strcmp(t, "i8") != 0) {
+        x[3 * s] = std::nanf("");
+        if (r > 5) {
+          x[5 * s + d - 1] = 1e30f;
+        }
+      }
+    }
+    if (std::strcmp(t, "i8") == 0) {
+      codes.assign(r * s + 1, 0);
+      scales.assign(r + 1, 0.0f);
+      REQUIRE(vo_quantize_f32_to_i8(x.data(), r, d, s, codes.data(), scales.data(), s, nullptr) ==
+              VO_OK);
+      if (r > 3) {
+        scales[3] = std::nanf(""); // a row vo_normalize_f32_to_i8 found non-finite
+      }
+    } else {
+      half.assign(r * s + 1, 0);
+      const auto to = std::strcmp(t, "f16") == 0 ? &vo_convert_f32_to_f16 : &vo_convert_f32_to_bf16;
+      REQUIRE(to(x.data(), r, d, s, half.data(), s) == VO_OK);
+    }
+    widened.assign(r * d + 1, 0.0f);
+    if (std::strcmp(t, "i8") == 0) {
+      REQUIRE(vo_dequantize_i8_to_f32(codes.data(), scales.data(), r, d, s, widened.data(), d) ==
+              VO_OK);
+    } else {
+      const auto from =
+          std::strcmp(t, "f16") == 0 ? &vo_convert_f16_to_f32 : &vo_convert_bf16_to_f32;
+      REQUIRE(from(half.data(), r, d, s, widened.data(), d) == VO_OK);
+    }
+  }
+};
+
+vo_status lowp_cdist(const lowp_rows &a, const lowp_rows &b, vo_metric metric, float *out) {
+  const std::size_t m = a.rows, n = b.rows, d = a.dim;
+  if (std::strcmp(a.type, "f16") == 0) {
+    return vo_cdist_f16(a.half.data(), m, d, a.stride, b.half.data(), n, b.stride, metric, out, n);
+  }
+  if (std::strcmp(a.type, "bf16") == 0) {
+    return vo_cdist_bf16(a.half.data(), m, d, a.stride, b.half.data(), n, b.stride, metric, out, n);
+  }
+  return vo_cdist_i8(a.codes.data(), a.scales.data(), m, d, a.stride, b.codes.data(),
+                     b.scales.data(), n, b.stride, metric, out, n);
+}
+
+vo_status lowp_topk(const lowp_rows &q, const lowp_rows &b, vo_metric metric, std::size_t k,
+                    std::int64_t *idx, float *sc) {
+  const std::size_t m = q.rows, n = b.rows, d = q.dim, kk = k < n ? k : n;
+  if (std::strcmp(q.type, "f16") == 0) {
+    return vo_topk_f16(q.half.data(), m, d, q.stride, b.half.data(), n, b.stride, metric, k, idx,
+                       kk, sc, kk);
+  }
+  if (std::strcmp(q.type, "bf16") == 0) {
+    return vo_topk_bf16(q.half.data(), m, d, q.stride, b.half.data(), n, b.stride, metric, k, idx,
+                        kk, sc, kk);
+  }
+  return vo_topk_i8(q.codes.data(), q.scales.data(), m, d, q.stride, b.codes.data(),
+                    b.scales.data(), n, b.stride, metric, k, idx, kk, sc, kk);
+}
+
+bool same_bits(const std::vector<float> &x, const std::vector<float> &y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+// Both functions of one type against the float32 ones on the widened rows.
+void check_against_float(const char *type, std::size_t m, std::size_t n, std::size_t dim,
+                         std::size_t pad, std::size_t k) {
+  CAPTURE(type);
+  CAPTURE(m);
+  CAPTURE(n);
+  CAPTURE(dim);
+  CAPTURE(pad);
+  const lowp_rows q(type, m, dim, dim + pad, 7u + static_cast<unsigned>(m));
+  const lowp_rows b(type, n, dim, dim + pad, 70u + static_cast<unsigned>(n));
+  for (vo_metric metric : k_all_metrics) {
+    CAPTURE(static_cast<int>(metric));
+    std::vector<float> got(m * n, -1.0f), want(m * n, -2.0f);
+    REQUIRE(lowp_cdist(q, b, metric, got.data()) == VO_OK);
+    REQUIRE(vo_cdist_f32(q.widened.data(), m, dim, dim, b.widened.data(), n, dim, metric,
+                         want.data(), n) == VO_OK);
+    REQUIRE(same_bits(got, want));
+
+    const std::size_t kk = k < n ? k : n;
+    std::vector<std::int64_t> gi(m * kk, -1), wi(m * kk, -2);
+    std::vector<float> gs(m * kk, -1.0f), ws(m * kk, -2.0f);
+    REQUIRE(lowp_topk(q, b, metric, k, gi.data(), gs.data()) == VO_OK);
+    REQUIRE(vo_topk_f32(q.widened.data(), m, dim, dim, b.widened.data(), n, dim, metric, k,
+                        wi.data(), kk, ws.data(), kk) == VO_OK);
+    REQUIRE(gi == wi);
+    REQUIRE(same_bits(gs, ws));
+  }
+}
+
+} // namespace
+
+TEST_CASE("reduced-precision cdist and top-k are the float32 ones on the widened rows") {
+  for (const vo::simd_level *level : vo_test::levels()) {
+    CAPTURE(vo_test::level_name(level));
+    const vo::scoped_level at(*level);
+    for (const char *type : {"f16", "bf16", "i8"}) {
+      // Few queries (the dot tile) and >= 256 (the packed kernel); a base of
+      // several widened blocks; dims around the lane counts; padded rows.
+      check_against_float(type, 1, 1, 1, 0, 1);
+      check_against_float(type, 5, 37, 7, 3, 10);
+      check_against_float(type, 3, 2500, 70, 0, 10);
+      check_against_float(type, 300, 90, 33, 1, 5);
+      check_against_float(type, 2, 40, 384, 0, 100); // k > n
+    }
+  }
+}
+
+TEST_CASE("reduced-precision search is bitwise identical for 1, 2 and 7 threads") {
+  for (const char *type : {"f16", "bf16", "i8"}) {
+    CAPTURE(type);
+    for (std::size_t m : {4u, 300u}) {
+      const lowp_rows q(type, m, 64, 64, 11);
+      const lowp_rows b(type, 4000, 64, 64, 12);
+      std::vector<float> cd[3];
+      std::vector<std::int64_t> ti[3];
+      std::vector<float> ts[3];
+      const std::size_t threads[] = {1, 2, 7};
+      for (int t = 0; t < 3; ++t) {
+        vo_set_num_threads(threads[t]);
+        cd[t].assign(m * 4000, 0.0f);
+        ti[t].assign(m * 8, 0);
+        ts[t].assign(m * 8, 0.0f);
+        REQUIRE(lowp_cdist(q, b, VO_METRIC_COSINE, cd[t].data()) == VO_OK);
+        REQUIRE(lowp_topk(q, b, VO_METRIC_SQEUCLIDEAN, 8, ti[t].data(), ts[t].data()) == VO_OK);
+      }
+      vo_set_num_threads(0);
+      for (int t = 1; t < 3; ++t) {
+        CHECK(same_bits(cd[t], cd[0]));
+        CHECK(ti[t] == ti[0]);
+        CHECK(same_bits(ts[t], ts[0]));
+      }
+    }
+  }
+}
+
+TEST_CASE("reduced-precision search: empty shapes, dim 0 and the scales' argument checks") {
+  std::vector<std::uint16_t> h(4 * 8, 0x3c00); // f16 1.0
+  std::vector<std::int8_t> c(4 * 8, 1);
+  std::vector<float> s(4, 0.5f), out(4 * 4, -1.0f), sc(4 * 2, -1.0f);
+  std::vector<std::int64_t> idx(4 * 2, -7);
+  auto untouched = [&] {
+    for (float v : out) {
+      if (v != -1.0f) {
+        return false;
+      }
+    }
+    for (std::int64_t v : idx) {
+      if (v != -7) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const auto dot = VO_METRIC_DOT;
+  // Missing scales of an operand that addresses elements.
+  CHECK(vo_cdist_i8(c.data(), nullptr, 4, 8, 8, c.data(), s.data(), 4, 8, dot, out.data(), 4) ==
+        VO_ERR_NULL_POINTER);
+  CHECK(vo_cdist_i8(c.data(), s.data(), 4, 8, 8, c.data(), nullptr, 4, 8, dot, out.data(), 4) ==
+        VO_ERR_NULL_POINTER);
+  CHECK(vo_topk_i8(c.data(), nullptr, 4, 8, 8, c.data(), s.data(), 4, 8, dot, 2, idx.data(), 2,
+                   sc.data(), 2) == VO_ERR_NULL_POINTER);
+  CHECK(vo_topk_i8(c.data(), s.data(), 4, 8, 8, c.data(), nullptr, 4, 8, dot, 2, idx.data(), 2,
+                   sc.data(), 2) == VO_ERR_NULL_POINTER);
+  // Misaligned scales; an output overlapping the scales.
+  const float *odd = reinterpret_cast<const float *>(reinterpret_cast<const char *>(s.data()) + 1);
+  CHECK(vo_cdist_i8(c.data(), odd, 4, 8, 8, c.data(), s.data(), 4, 8, dot, out.data(), 4) ==
+        VO_ERR_INVALID_ARGUMENT);
+  std::vector<float> shared(16, 0.5f);
+  CHECK(vo_cdist_i8(c.data(), shared.data(), 2, 8, 8, c.data(), s.data(), 2, 8, dot, shared.data(),
+                    2) == VO_ERR_INVALID_ARGUMENT);
+  CHECK(vo_topk_i8(c.data(), s.data(), 2, 8, 8, c.data(), shared.data(), 2, 8, dot, 2, idx.data(),
+                   2, shared.data() + 1, 2) == VO_ERR_INVALID_ARGUMENT);
+  CHECK(vo_cdist_f16(h.data(), 4, 8, 8, h.data(), 4, 8, static_cast<vo_metric>(7), out.data(), 4) ==
+        VO_ERR_INVALID_ARGUMENT);
+  CHECK(vo_topk_bf16(h.data(), 4, 8, 8, h.data(), 4, 8, dot, 0, idx.data(), 2, sc.data(), 2) ==
+        VO_ERR_INVALID_ARGUMENT);
+  CHECK(untouched());
+  // Empty operands need no scales; dim 0 scores 0 and lists the first rows.
+  CHECK(vo_cdist_i8(nullptr, nullptr, 0, 8, 8, c.data(), s.data(), 4, 8, dot, nullptr, 4) == VO_OK);
+  CHECK(vo_topk_i8(c.data(), s.data(), 2, 8, 8, nullptr, nullptr, 0, 8, dot, 2, idx.data(), 2,
+                   sc.data(), 2) == VO_OK);
+  CHECK(untouched());
+  CHECK(vo_cdist_i8(nullptr, nullptr, 2, 0, 0, nullptr, nullptr, 2, 0, dot, out.data(), 2) ==
+        VO_OK);
+  CHECK(out[0] == 0.0f);
+  CHECK(out[3] == 0.0f);
+  CHECK(vo_topk_f16(nullptr, 2, 0, 0, nullptr, 3, 0, dot, 2, idx.data(), 2, sc.data(), 2) == VO_OK);
+  CHECK(idx[0] == 0);
+  CHECK(idx[1] == 1);
+  CHECK(sc[1] == 0.0f);
+}
