@@ -116,15 +116,17 @@ VO_API int vo_abi_version(void);
  * "out of memory". Unknown codes give "unknown status". Never NULL. */
 VO_API const char *vo_status_string(vo_status status);
 
-/* The SIMD level the kernels run with, one of vo_simd_levels_built(): "avx512bw", "avx2", "sse2"
- * on x86-64, "neon64" on aarch64, or the portable architecture's name on other hosts. Chosen once,
- * on first use, as the best level the CPU and the operating system support, capped by the
- * environment variable VECTOR_OPS_SIMD (a level's name or "avx512", in any case; an unknown value
- * caps nothing). Never NULL; static storage. */
+/* The SIMD level the kernels run with, one of vo_simd_levels_built(): "avx512bf16" (AVX-512 with
+ * AVX512_BF16 and AVX512_VNNI), "avx512bw", "avx2", "sse2" on x86-64, "neon64" on aarch64, or the
+ * portable architecture's name on other hosts. Chosen once, on first use, as the best level the
+ * CPU and the operating system support, capped by the environment variable VECTOR_OPS_SIMD (a
+ * level's name or "avx512" for avx512bw, in any case; an unknown value caps nothing). Never NULL;
+ * static storage. */
 VO_API const char *vo_simd_level(void);
 
 /* The SIMD levels this library was built with, best first, separated by
- * single spaces, e.g. "avx512bw avx2 sse2". Never NULL; static storage. */
+ * single spaces, e.g. "avx512bf16 avx512bw avx2 sse2". Never NULL; static
+ * storage. */
 VO_API const char *vo_simd_levels_built(void);
 
 /* Those of vo_simd_levels_built() that this CPU and operating system can
@@ -346,6 +348,18 @@ VO_API vo_status vo_topk_f64(const double *queries, size_t m, size_t dim, size_t
  *    in float partials flushed into double, as float rows: within 1e-6 of the
  *    sum of |products| (dot), 1e-6 absolute (cosine), 1e-6 relative (norms);
  *    sums a float partial cannot hold are redone in double.
+ *  - bf16 at the avx512bf16 level: products are summed by vdpbf16ps, in the
+ *    same float partials (8 products per lane, each product exact and
+ *    rounded at most 4 times: 4 * 2^-24 of the sum of |products| per sum,
+ *    plus double's rounding): with the results' rounding to float, dot
+ *    within 3e-7 of the sum of |products|, cosine within 5.5e-7 absolute,
+ *    norms within 2.5e-7 relative, so the bounds above hold. vdpbf16ps
+ *    reads subnormal inputs as zero and flushes subnormal results to zero:
+ *    a dot of rows holding a nonzero element below 2^-56 in magnitude is
+ *    summed in double (otherwise nothing is flushed), and cosine and norms
+ *    are summed in double below a squared norm of 2^-60 as elsewhere, which
+ *    keeps what flushing can change under dim * 2^-62 (absolute in a
+ *    cosine, relative in a squared norm).
  *  - i8: sums of code products are exact (64-bit integers). dot is
  *    (a.b of the codes) * sa * sb in double, rounded once to float; norms is
  *    |s| * sqrt(codes.codes) in double, rounded once; cosine is the codes'

@@ -37,7 +37,8 @@ inline constexpr std::uint64_t caller_spin_ns = 20'000;
 // before being flushed into double: the error of a partial is then at most
 // ~8 * 2^-24 = 4.8e-7 of the sum of |products| (the 1e-6 contract), and the
 // 1:N cosine stays memory-bound (widening every float cost 17.5 -> 12.0 ms
-// on one thread at 100k x 768, 0.1).
+// on one thread at 100k x 768, 0.1). The vdpbf16ps sums of bf16 rows
+// (simd::bf16_dots) flush after the same 8 products per lane.
 inline constexpr std::size_t flush_batches = 8;
 
 // The row kernels (normalize, norms, dot and cosine rows) prefetch the row
@@ -99,14 +100,15 @@ inline constexpr std::size_t max_selection_bytes = std::size_t{64} << 20;
 // tile (rows * cols accumulators plus cols base vectors and one query vector
 // must fit the register file) and the packed tile of `packed_rows` queries x
 // two panels.
-template <class A> struct tile_shape {
+template <class A, class = void> struct tile_shape {
   static constexpr std::size_t rows = 4;
   static constexpr std::size_t cols = 3;
   static constexpr std::size_t packed_rows = 4;
 };
 #if VO_HAVE_X86_DISPATCH
-// 32 zmm registers: 24 accumulators, 4 base rows, 1 query.
-template <> struct tile_shape<arch::avx512bw> {
+// 32 zmm registers: 24 accumulators, 4 base rows, 1 query (avx512bw and the
+// levels deriving from it).
+template <class A> struct tile_shape<A, arch::enable_if_avx512<A>> {
   static constexpr std::size_t rows = 6;
   static constexpr std::size_t cols = 4;
   static constexpr std::size_t packed_rows = 12;

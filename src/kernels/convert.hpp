@@ -2,7 +2,8 @@
 // normalize-and-store (kernels::convert<A, T>, the convert family of
 // src/registry.hpp). The conversions are the scalar definitions of
 // simd/half_bits (round to nearest even), vectorized where an ISA converts
-// with the same bits (F16C), so every level stores the same bits.
+// with the same bits (F16C; bf16 rounding in AVX-512 integer lanes), so every
+// level stores the same bits.
 //
 // The kernels assume validated arguments (see api/convert.hpp): rows > 0,
 // dim > 0; the quantizing kernels take finite rows only (the API checks).
@@ -98,6 +99,11 @@ template <class A, class T> struct half_convert : convert_common<A> {
     if constexpr (is_f16 && io::has_f16_store) {
       for (; j + wf <= n; j += wf) {
         io::store_f16(out + j, bf::load_unaligned(x + j));
+      }
+    }
+    if constexpr (!is_f16 && io::has_bf16_store) {
+      for (; j + wf <= n; j += wf) {
+        io::store_bf16(out + j, bf::load_unaligned(x + j));
       }
     }
     for (; j < n; ++j) {

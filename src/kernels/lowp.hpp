@@ -9,6 +9,10 @@
 //    tuning::flush_batches batches, flushed into double). Sums that a float
 //    partial cannot be trusted with (a non-finite dot from finite rows,
 //    squared norms outside row_sums' fast range) are redone in double.
+//    Where the level has vdpbf16ps (simd::bf16_dots), bf16 rows are summed
+//    by it in the same pattern; it flushes subnormals, so a dot of rows
+//    holding a nonzero element below 2^-56 is redone in double too (the
+//    fast range of squared norms keeps flushing negligible in the others).
 //  - i8 rows are summed exactly in integers; the scales are applied in
 //    double, once.
 //
@@ -52,12 +56,22 @@ template <class A, class T> struct half_sums : row_sums<A> {
     }
   };
 
+  using dots = simd::bf16_dots<A>;
+  static constexpr bool by_dots = !is_f16 && dots::available;
+
   // a.b, a.a and b.b by row_sums' one float-lane loop, as for float rows
-  // holding the same values (so the variants agree).
-  template <bool Dot, bool SqA, bool SqB>
-  static void sums(const std::uint16_t *a, const std::uint16_t *b, std::size_t n, double &ab,
+  // holding the same values, or by vdpbf16ps in the same pattern (so the
+  // variants agree). With Check, false when the rows hold an element
+  // vdpbf16ps could flush: the sums must then be redone in double.
+  template <bool Dot, bool SqA, bool SqB, bool Check = false>
+  static bool sums(const std::uint16_t *a, const std::uint16_t *b, std::size_t n, double &ab,
                    double &aa, double &bb) noexcept {
-    base::template float_sums<Dot, SqA, SqB, lanes>(a, b, n, ab, aa, bb);
+    if constexpr (by_dots) {
+      return dots::template sums<Dot, SqA, SqB, Check>(a, b, n, ab, aa, bb);
+    } else {
+      base::template float_sums<Dot, SqA, SqB, lanes>(a, b, n, ab, aa, bb);
+      return true;
+    }
   }
 
   // The same three sums in double, element by element: the rare path.
@@ -78,9 +92,10 @@ template <class A, class T> struct half_sums : row_sums<A> {
 
   static double dot(const std::uint16_t *a, const std::uint16_t *b, std::size_t n) noexcept {
     double ab, unused, unused2;
-    sums<true, false, false>(a, b, n, ab, unused, unused2);
-    if (!std::isfinite(ab)) {
-      // An overflowed float partial, or a NaN/inf in a row: double decides.
+    const bool ok = sums<true, false, false, true>(a, b, n, ab, unused, unused2);
+    if (!ok || !std::isfinite(ab)) {
+      // An overflowed float partial, a NaN/inf in a row, or an element
+      // vdpbf16ps could flush: double decides.
       wide(a, b, n, ab, unused, unused2);
     }
     return ab;

@@ -11,6 +11,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "simd/arch_tags.hpp"
+
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -33,7 +35,11 @@ template <class T, class A> inline T reduce_sum(const xsimd::batch<T, A> &v) noe
 // x * y + z, fused. xsimd 8.1 has no AVX-512 fma kernel and falls back to a
 // separate multiply and add (two instructions, two roundings); the AVX-512
 // path calls the intrinsic instead.
-template <class A> struct fma_traits {
+//
+// The AVX-512 specializations here and in the other simd/ headers are partial
+// ones on A (arch::enable_if_avx512): one definition for avx512bw and the tags
+// deriving from it, instantiated in each level's object on its own tag.
+template <class A, class = void> struct fma_traits {
   template <class T>
   static xsimd::batch<T, A> fma(const xsimd::batch<T, A> &x, const xsimd::batch<T, A> &y,
                                 const xsimd::batch<T, A> &z) noexcept {
@@ -42,8 +48,7 @@ template <class A> struct fma_traits {
 };
 
 #if defined(__AVX512F__)
-template <> struct fma_traits<xsimd::avx512bw> {
-  using A = xsimd::avx512bw;
+template <class A> struct fma_traits<A, arch::enable_if_avx512<A>> {
   static xsimd::batch<float, A> fma(const xsimd::batch<float, A> &x,
                                     const xsimd::batch<float, A> &y,
                                     const xsimd::batch<float, A> &z) noexcept {
@@ -66,7 +71,7 @@ inline xsimd::batch<T, A> fma(const xsimd::batch<T, A> &x, const xsimd::batch<T,
 // Splits a float batch into two double batches holding its low and high
 // halves, in lane order. xsimd 8.1 has no widening conversion, so each ISA
 // gets its intrinsic; other architectures go through memory.
-template <class A> struct widen_traits {
+template <class A, class = void> struct widen_traits {
   static void widen(const xsimd::batch<float, A> &v, xsimd::batch<double, A> &lo,
                     xsimd::batch<double, A> &hi) noexcept {
     constexpr std::size_t nf = xsimd::batch<float, A>::size;
@@ -84,8 +89,7 @@ template <class A> struct widen_traits {
 };
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
-template <> struct widen_traits<xsimd::avx512bw> {
-  using A = xsimd::avx512bw;
+template <class A> struct widen_traits<A, arch::enable_if_avx512<A>> {
   static void widen(const xsimd::batch<float, A> &v, xsimd::batch<double, A> &lo,
                     xsimd::batch<double, A> &hi) noexcept {
     __m512 r = v;
@@ -134,7 +138,7 @@ template <> struct widen_traits<xsimd::neon64> {
 // Non-temporal ("streaming") stores: write around the caches, for outputs
 // larger than the last-level cache. `p` must be aligned to the batch size.
 // Where the ISA has no such store, an ordinary aligned store is used.
-template <class A> struct stream_traits {
+template <class A, class = void> struct stream_traits {
   static constexpr bool available = false;
   template <class T> static void store(T *p, const xsimd::batch<T, A> &v) noexcept {
     v.store_aligned(p);
@@ -143,8 +147,7 @@ template <class A> struct stream_traits {
 };
 
 #if defined(__AVX512F__)
-template <> struct stream_traits<xsimd::avx512bw> {
-  using A = xsimd::avx512bw;
+template <class A> struct stream_traits<A, arch::enable_if_avx512<A>> {
   static constexpr bool available = true;
   static void store(float *p, const xsimd::batch<float, A> &v) noexcept { _mm512_stream_ps(p, v); }
   static void store(double *p, const xsimd::batch<double, A> &v) noexcept {

@@ -25,7 +25,7 @@ template <std::size_t N, class V> inline V at(const V *v, std::size_t i) noexcep
 }
 
 // Portable fallback (non-x86 hosts): lanes summed by halving, in memory.
-template <class A> struct lane_sums {
+template <class A, class = void> struct lane_sums {
 
   template <class T, std::size_t N>
   static void reduce(const xsimd::batch<T, A> *v, T *out) noexcept {
@@ -47,10 +47,11 @@ template <class A> struct lane_sums {
 };
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
-template <> struct lane_sums<xsimd::avx512bw> {
+// avx512bw and the tags deriving from it (compat.hpp).
+template <class A> struct lane_sums<A, arch::enable_if_avx512<A>> {
 
-  using bf = xsimd::batch<float, xsimd::avx512bw>;
-  using bd = xsimd::batch<double, xsimd::avx512bw>;
+  using bf = xsimd::batch<float, A>;
+  using bd = xsimd::batch<double, A>;
 
   // float: 128-bit chunks (c0+c2, c1+c3) of a and b side by side.
   static __m512 l1(__m512 a, __m512 b) noexcept {
@@ -71,8 +72,7 @@ template <> struct lane_sums<xsimd::avx512bw> {
 
   // 16 sums in natural order. The tree leaves input p in lane
   // 4 * (p % 4) + p / 4, a transpose, so inputs are fed transposed.
-  template <std::size_t N>
-  static __m512 sum16(const xsimd::batch<float, xsimd::avx512bw> *v) noexcept {
+  template <std::size_t N> static __m512 sum16(const bf *v) noexcept {
     auto in = [&](std::size_t p) -> __m512 { return at<N>(v, 4 * (p % 4) + p / 4); };
     const __m512 s0 = l1(in(0), in(1)), s1 = l1(in(2), in(3));
     const __m512 s2 = l1(in(4), in(5)), s3 = l1(in(6), in(7));
@@ -86,8 +86,7 @@ template <> struct lane_sums<xsimd::avx512bw> {
   // 8 sums in lanes 0..7 (lanes 8..15 repeat them). The same tree on 8
   // inputs leaves input c in lane 4c and input 4 + c in lane 4c + 1; a
   // permutation compacts them.
-  template <std::size_t N>
-  static __m512 sum8(const xsimd::batch<float, xsimd::avx512bw> *v) noexcept {
+  template <std::size_t N> static __m512 sum8(const bf *v) noexcept {
     auto in = [&](std::size_t p) -> __m512 { return at<N>(v, p < 4 ? 2 * p : 2 * (p - 4) + 1); };
     const __m512 t0 = l2(l1(in(0), in(1)), l1(in(2), in(3)));
     const __m512 t1 = l2(l1(in(4), in(5)), l1(in(6), in(7)));
@@ -100,8 +99,7 @@ template <> struct lane_sums<xsimd::avx512bw> {
   // 8 double sums in natural order: 128-bit chunks (c0+c2, c1+c3) of a and
   // b, then chunks regrouped per input, then the two lanes of each chunk.
   // The tree leaves input p in lane 2 * (p % 4) + p / 4.
-  template <std::size_t N>
-  static __m512d sum8(const xsimd::batch<double, xsimd::avx512bw> *v) noexcept {
+  template <std::size_t N> static __m512d sum8(const bd *v) noexcept {
     auto in = [&](std::size_t p) -> __m512d { return at<N>(v, 2 * (p % 4) + p / 4); };
     auto l1 = [](__m512d a, __m512d b) {
       return _mm512_add_pd(_mm512_shuffle_f64x2(a, b, 0x44), _mm512_shuffle_f64x2(a, b, 0xEE));
@@ -114,8 +112,7 @@ template <> struct lane_sums<xsimd::avx512bw> {
     return _mm512_add_pd(_mm512_unpacklo_pd(t0, t1), _mm512_unpackhi_pd(t0, t1));
   }
 
-  template <class T, std::size_t N>
-  static void reduce(const xsimd::batch<float, xsimd::avx512bw> *v, float *out) noexcept {
+  template <class T, std::size_t N> static void reduce(const bf *v, float *out) noexcept {
     if constexpr (N > 8) {
       _mm512_store_ps(out, sum16<(N < 16 ? N : 16)>(v));
       if constexpr (N > 16) {
@@ -126,8 +123,7 @@ template <> struct lane_sums<xsimd::avx512bw> {
     }
   }
 
-  template <class T, std::size_t N>
-  static void reduce(const xsimd::batch<double, xsimd::avx512bw> *v, double *out) noexcept {
+  template <class T, std::size_t N> static void reduce(const bd *v, double *out) noexcept {
     _mm512_store_pd(out, sum8<(N < 8 ? N : 8)>(v));
     if constexpr (N > 8) {
       reduce<T, N - 8>(v + 8, out + 8);

@@ -252,6 +252,25 @@ void pair(kind k, const lowp_rows &a, const lowp_rows &b, std::size_t row, std::
   }
 }
 
+// The pair cosine of row ra of a and row rb of b.
+float pair_cosine(kind k, const lowp_rows &a, std::size_t ra, const lowp_rows &b, std::size_t rb,
+                  std::size_t n, std::size_t stride) {
+  float c = 0;
+  const std::size_t oa = ra * stride, ob = rb * stride;
+  switch (k) {
+  case kind::f16:
+    REQUIRE(vo_cosine_similarity_f16(a.half.data() + oa, n, b.half.data() + ob, &c) == VO_OK);
+    break;
+  case kind::bf16:
+    REQUIRE(vo_cosine_similarity_bf16(a.half.data() + oa, n, b.half.data() + ob, &c) == VO_OK);
+    break;
+  default:
+    REQUIRE(vo_cosine_similarity_i8(a.codes.data() + oa, &a.scales[ra], n, b.codes.data() + ob,
+                                    &b.scales[rb], &c) == VO_OK);
+  }
+  return c;
+}
+
 long double abs_dot(const long double *a, const long double *b, std::size_t n) {
   long double s = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -294,6 +313,41 @@ void check_norm(float got, const long double *x, std::size_t n) {
 }
 
 const kind all_kinds[] = {kind::f16, kind::bf16, kind::i8};
+
+// kernel_sizes() and the edges of the reduced-precision loops: 32 bf16
+// elements per vdpbf16ps and 128 per float partial, 64 int8 codes per step
+// (the AVX-512 tails are masked loads).
+std::vector<std::size_t> lowp_sizes() {
+  std::vector<std::size_t> sizes = kernel_sizes();
+  for (std::size_t n : {95, 96, 97, 100, 127, 128, 129, 160, 191, 192, 255, 256, 257, 383, 385}) {
+    sizes.push_back(n);
+  }
+  return sizes;
+}
+
+// The sums of an int8 pair, exactly.
+struct int8_exact {
+  std::int64_t ab = 0, aa = 0, bb = 0;
+  int8_exact(const std::int8_t *a, const std::int8_t *b, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      ab += std::int64_t{a[i]} * b[i];
+      aa += std::int64_t{a[i]} * a[i];
+      bb += std::int64_t{b[i]} * b[i];
+    }
+  }
+  // vector_ops.h's results for scales 1 and 1, from exact sums.
+  float dot() const { return static_cast<float>(static_cast<double>(ab)); }
+  float norm_a() const { return static_cast<float>(std::sqrt(static_cast<double>(aa))); }
+  float cosine() const {
+    if (aa == 0 || bb == 0) {
+      return 0.0f;
+    }
+    double c =
+        static_cast<double>(ab) / std::sqrt(static_cast<double>(aa) * static_cast<double>(bb));
+    c = c > 1.0 ? 1.0 : (c < -1.0 ? -1.0 : c);
+    return static_cast<float>(c);
+  }
+};
 
 struct thread_count_guard {
   ~thread_count_guard() { vo_set_num_threads(0); }
@@ -480,7 +534,7 @@ TEST_CASE("row kernels of f16, bf16 and i8 against a reference from the stored v
     const vo::scoped_level at(*level);
     for (kind k : all_kinds) {
       CAPTURE(std::string(kind_name(k)));
-      for (std::size_t dim : kernel_sizes()) {
+      for (std::size_t dim : lowp_sizes()) {
         if (dim == 0) {
           continue; // empty shapes below
         }
@@ -530,6 +584,8 @@ TEST_CASE("row kernels of f16, bf16 and i8 against a reference from the stored v
           for (std::size_t i = 0; i < rows; ++i) {
             check_dot(dots[i], &a.value[stride], &b.value[i * stride], dim);
             check_cosine(coss[i], &a.value[stride], &b.value[i * stride], dim);
+            // Bitwise the pair's cosine (the same sums, as at every level).
+            CHECK(bits_of(pair_cosine(k, a, 1, b, i, dim, stride)) == bits_of(coss[i]));
           }
         }
         REQUIRE(norms(k, a, rows, dim, stride, out.data()) == VO_OK);
@@ -548,7 +604,8 @@ TEST_CASE("f16 and bf16 edge rows: NaN, inf, subnormals, and sums beyond float r
     const vo::scoped_level at(*level);
     for (kind k : {kind::f16, kind::bf16}) {
       CAPTURE(std::string(kind_name(k)));
-      for (std::size_t dim : {std::size_t{1}, std::size_t{13}, std::size_t{100}}) {
+      for (std::size_t dim : {std::size_t{1}, std::size_t{13}, std::size_t{100}, std::size_t{129},
+                              std::size_t{300}}) {
         CAPTURE(dim);
         const std::size_t rows = 5;
         std::vector<float> x(rows * dim), y(rows * dim);
@@ -628,6 +685,122 @@ TEST_CASE("i8 edge rows: the scales' zero, NaN and sign, -128 codes, long rows")
     CHECK(bits_of(n) == canonical_nan_bits<float>());
     REQUIRE(vo_cosine_similarity_i8(a.data(), &inf, dim, b.data(), &sb, &c) == VO_OK);
     CHECK(bits_of(c) == canonical_nan_bits<float>());
+  }
+}
+
+TEST_CASE("i8 sums are exact: long rows across the int32 flush block, tails, -128, widest lanes") {
+  // Results whose exact integer sums stay below 2^24 come out as the exact
+  // value (scales 1), so a sum off by one anywhere fails; the others are
+  // the float rounding of the exact sum.
+  // 2^23 + 17 codes: unflushed int32 lanes would overflow at every level.
+  const std::size_t sizes[] = {1,     63,    64,    65,    127,   129,    1000,
+                               32767, 32768, 32769, 32831, 70001, 8388625};
+  const float one = 1.0f;
+  for (auto level : levels()) {
+    CAPTURE(level_name(level));
+    const vo::scoped_level at(*level);
+    for (std::size_t n : sizes) {
+      CAPTURE(n);
+      std::mt19937 gen(static_cast<std::uint32_t>(n));
+      std::uniform_int_distribution<int> code(-128, 127), small(-1, 1);
+      // x: -1, 0, 1 with a -128 or 127 every 701st; y: every code.
+      std::vector<std::int8_t> x(n), y(n), lo(n, -128), hi(n, 127);
+      for (std::size_t i = 0; i < n; ++i) {
+        x[i] = static_cast<std::int8_t>(i % 701 == 5 ? (i % 2 == 0 ? -128 : 127) : small(gen));
+        y[i] = static_cast<std::int8_t>(code(gen));
+      }
+      auto run = [&](const std::vector<std::int8_t> &a, const std::vector<std::int8_t> &b) {
+        CAPTURE(&a == &x ? "x" : (&a == &lo ? "-128" : (&a == &hi ? "127" : "y")));
+        CAPTURE(&b == &x ? "x" : (&b == &lo ? "-128" : (&b == &hi ? "127" : "y")));
+        const int8_exact e(a.data(), b.data(), n);
+        float d = 0, c = 0, c_rows = 0, c_fixed = 0, nrm = 0;
+        REQUIRE(vo_dot_i8(a.data(), &one, n, b.data(), &one, &d) == VO_OK);
+        CHECK(bits_of(d) == bits_of(e.dot()));
+        REQUIRE(vo_cosine_similarity_i8(a.data(), &one, n, b.data(), &one, &c) == VO_OK);
+        CHECK(bits_of(c) == bits_of(e.cosine()));
+        REQUIRE(vo_cosine_similarity_rows_i8(a.data(), &one, 1, n, n, b.data(), &one, n, &c_rows) ==
+                VO_OK);
+        CHECK(bits_of(c_rows) == bits_of(c));
+        REQUIRE(vo_cosine_similarity_rows_i8(a.data(), &one, 1, n, 0, b.data(), &one, n,
+                                             &c_fixed) == VO_OK);
+        CHECK(bits_of(c_fixed) == bits_of(c));
+        REQUIRE(vo_norms_i8(a.data(), &one, 1, n, n, &nrm) == VO_OK);
+        CHECK(bits_of(nrm) == bits_of(e.norm_a()));
+      };
+      run(x, y); // a.b and a.a below 2^24: exact
+      run(y, x);
+      run(x, lo);  // a.b = -128 * sum(x): exact
+      run(lo, x);  // (x + 128) = 0 against x
+      run(hi, lo); // the widest lane sums: 127 * -128 everywhere
+      run(lo, hi);
+      run(lo, lo);
+    }
+  }
+}
+
+TEST_CASE("bf16 rows that vdpbf16ps would flush: subnormals and tiny products") {
+  // vdpbf16ps reads subnormal inputs as zero and flushes subnormal results:
+  // the dot of such rows is summed on the exact path, so its bound holds
+  // relative to the sum of |products| with no absolute slack; cosine and
+  // norms take the exact path below squared norms of 2^-60 (rows 1, 2).
+  auto bf16 = [](float v) {
+    std::uint16_t h = 0;
+    REQUIRE(vo_convert_f32_to_bf16(&v, 1, 1, 1, &h, 1) == VO_OK);
+    return h;
+  };
+  for (auto level : levels()) {
+    CAPTURE(level_name(level));
+    const vo::scoped_level at(*level);
+    for (std::size_t dim :
+         {std::size_t{1}, std::size_t{31}, std::size_t{100}, std::size_t{129}, std::size_t{384}}) {
+      CAPTURE(dim);
+      const std::size_t rows = 5;
+      std::vector<float> x(rows * dim), y(rows * dim);
+      fill_random(x.data(), x.size(), 71);
+      fill_random(y.data(), y.size(), 72);
+      const std::size_t k = dim / 2;
+      // Row 0: one subnormal element against a huge one (a product of 2^-4).
+      x[k] = 0x1p-130f;
+      y[k] = 0x1p126f;
+      // Row 1: normal elements whose products are float subnormals (2^-128).
+      // Row 2: the same, squares below 2^-126 too (norms, cosine), cos -1.
+      // Row 3: a subnormal element in an otherwise ordinary row.
+      // Row 4: an element just above 2^-56 against a huge one.
+      for (std::size_t j = 0; j < dim; ++j) {
+        x[dim + j] = 0x1p-60f * (1.0f + static_cast<float>(j % 7) / 8.0f);
+        y[dim + j] = 0x1p-68f * (j % 3 == 0 ? -1.0f : 1.0f);
+        x[2 * dim + j] = 0x1.8p-64f;
+        y[2 * dim + j] = -0x1p-65f;
+      }
+      x[3 * dim + k] = 0x1p-127f;
+      x[4 * dim + k] = 0x1p-55f;
+      y[4 * dim + k] = 0x1p100f;
+      const lowp_rows a = store(kind::bf16, x, rows, dim, dim);
+      const lowp_rows b = store(kind::bf16, y, rows, dim, dim);
+      CHECK(a.half[k] == bf16(0x1p-130f)); // stored as a bf16 subnormal
+      CHECK((a.half[k] & 0x7f80) == 0);
+      std::vector<float> d(rows), c(rows), nrm(rows), cf(rows);
+      REQUIRE(dot_rows(kind::bf16, a, 0, rows, dim, dim, b, 0, dim, d.data()) == VO_OK);
+      REQUIRE(cosine_rows(kind::bf16, a, 0, rows, dim, dim, b, 0, dim, c.data()) == VO_OK);
+      REQUIRE(norms(kind::bf16, a, rows, dim, dim, nrm.data()) == VO_OK);
+      for (std::size_t i = 0; i < rows; ++i) {
+        CAPTURE(i);
+        const long double *av = &a.value[i * dim], *bv = &b.value[i * dim];
+        const long double want = ref_dot(av, bv, dim);
+        // 2^-149: the rounding of a result that is itself a float subnormal.
+        CHECK(std::fabs(static_cast<long double>(d[i]) - want) <=
+              1e-6L * abs_dot(av, bv, dim) + 0x1p-149L);
+        CHECK(d[i] != 0.0f);
+        check_cosine(c[i], av, bv, dim);
+        check_norm(nrm[i], av, dim);
+        CHECK(nrm[i] > 0.0f);
+        // The broadcast cosine gives the pair's bits.
+        REQUIRE(cosine_rows(kind::bf16, a, i * dim, rows, dim, 0, b, 0, dim, cf.data()) == VO_OK);
+        CHECK(bits_of(cf[i]) == bits_of(c[i]));
+        CHECK(bits_of(pair_cosine(kind::bf16, a, i, b, i, dim, dim)) == bits_of(c[i]));
+      }
+      CHECK(std::fabs(c[2] + 1.0f) <= 1e-6f);
+    }
   }
 }
 

@@ -380,6 +380,74 @@ TEST_CASE("levels agree within tolerance") {
 
 namespace {
 
+// Every float result of a call sequence (rows, dot, cosine pair and
+// broadcast, norms, normalize, cdist with the tile and the packed kernel,
+// top-k) as bytes, at the current level.
+template <class T> std::vector<unsigned char> float_kernel_bytes() {
+  using F = api<T>;
+  const std::size_t rows = 300, dim = 77, stride = 80, k = 7;
+  std::vector<T> a(rows * stride), b(rows * stride);
+  fill_random(a.data(), a.size(), 41);
+  fill_random(b.data(), b.size(), 42);
+  a[5 * stride + 3] = std::numeric_limits<T>::quiet_NaN();
+  for (std::size_t j = 0; j < dim; ++j) {
+    b[7 * stride + j] *= static_cast<T>(1e-30); // a row redone on the exact path
+  }
+  std::vector<unsigned char> bytes;
+  auto add = [&bytes](const auto &v) {
+    const auto *p = reinterpret_cast<const unsigned char *>(v.data());
+    bytes.insert(bytes.end(), p, p + v.size() * sizeof(v[0]));
+  };
+  std::vector<T> out(rows), normed(rows * stride);
+  REQUIRE(F::dot_rows(a.data(), rows, dim, stride, b.data(), stride, out.data()) == VO_OK);
+  add(out);
+  REQUIRE(F::cosine_rows(a.data(), rows, dim, stride, b.data(), stride, out.data()) == VO_OK);
+  add(out);
+  REQUIRE(F::cosine_rows(a.data(), rows, dim, 0, b.data(), stride, out.data()) == VO_OK);
+  add(out);
+  REQUIRE(F::norms(b.data(), rows, dim, stride, out.data()) == VO_OK);
+  add(out);
+  REQUIRE(F::normalize(a.data(), rows, dim, stride, VO_NONFINITE_PROPAGATE, normed.data(), stride,
+                       nullptr) == VO_OK);
+  add(normed);
+  for (std::size_t m : {std::size_t{13}, std::size_t{260}}) { // tile, packed kernel
+    for (vo_metric metric : {VO_METRIC_COSINE, VO_METRIC_DOT, VO_METRIC_SQEUCLIDEAN}) {
+      std::vector<T> d(m * 40), scores(m * k);
+      std::vector<std::int64_t> idx(m * k);
+      REQUIRE(F::cdist(b.data(), m, dim, stride, a.data(), 40, stride, metric, d.data(), 40) ==
+              VO_OK);
+      add(d);
+      REQUIRE(F::topk(b.data(), m, dim, stride, a.data(), rows, stride, metric, k, idx.data(), k,
+                      scores.data(), k) == VO_OK);
+      add(scores);
+      add(idx);
+    }
+  }
+  return bytes;
+}
+
+} // namespace
+
+TEST_CASE("float32 and float64 at avx512bf16 give the bits of avx512bw") {
+  const vo::simd_level *bf16 = vo::find_level("avx512bf16");
+  const vo::simd_level *bw = vo::find_level("avx512bw");
+  if (bf16 == nullptr || bw == nullptr || !bf16->cpu_runs()) {
+    MESSAGE("skipped: this build or CPU has no avx512bf16 level");
+    return;
+  }
+  std::vector<unsigned char> want32, want64;
+  {
+    const vo::scoped_level at(*bw);
+    want32 = float_kernel_bytes<float>();
+    want64 = float_kernel_bytes<double>();
+  }
+  const vo::scoped_level at(*bf16);
+  CHECK(float_kernel_bytes<float>() == want32);
+  CHECK(float_kernel_bytes<double>() == want64);
+}
+
+namespace {
+
 // The CPU features each level needs, written here independently of the
 // library's list (src/meson.build): __builtin_cpu_supports also checks that
 // the OS saves the wider registers.
@@ -387,6 +455,10 @@ bool host_runs(const std::string &level, bool &known) {
   known = true;
 #if VO_HAVE_X86_DISPATCH
   __builtin_cpu_init();
+  if (level == "avx512bf16") {
+    return host_runs("avx512bw", known) && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni");
+  }
   if (level == "avx512bw") {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
@@ -438,22 +510,30 @@ TEST_CASE("the runnable levels are exactly the built levels this CPU supports") 
   CHECK(std::string(vo_simd_levels_built()) == join(built));
   CHECK(std::string(vo_simd_levels_runnable()) == join(runnable));
 #if VO_HAVE_X86_DISPATCH
-  CHECK(join(built) == "avx512bw avx2 sse2");
+  CHECK(join(built) == "avx512bf16 avx512bw avx2 sse2");
 #endif
 }
 
-TEST_CASE("AVX-512 hosts run all three levels") {
+TEST_CASE("AVX-512 hosts run the AVX-512 levels and those below") {
 #if VO_HAVE_X86_DISPATCH
   bool known = false;
   if (!host_runs("avx512bw", known)) {
-    MESSAGE("skipped: this CPU (or OS) lacks AVX-512 F/CD/DQ/BW, so it cannot run all three "
-            "levels; runnable here: "
+    MESSAGE("skipped: this CPU (or OS) lacks AVX-512 F/CD/DQ/BW; runnable here: "
             << std::string(vo_simd_levels_runnable()));
     return;
   }
-  CHECK(std::string(vo_simd_levels_runnable()) == "avx512bw avx2 sse2");
-  CHECK(levels().size() == 3);
-  CHECK(std::string(vo::select_level(nullptr).name) == "avx512bw");
+  if (!host_runs("avx512bf16", known)) {
+    MESSAGE("this CPU lacks AVX512_BF16 or AVX512_VNNI: the avx512bf16 level is not run here");
+    CHECK(std::string(vo_simd_levels_runnable()) == "avx512bw avx2 sse2");
+    CHECK(levels().size() == 3);
+    CHECK(std::string(vo::select_level(nullptr).name) == "avx512bw");
+    return;
+  }
+  CHECK(std::string(vo_simd_levels_runnable()) == "avx512bf16 avx512bw avx2 sse2");
+  CHECK(levels().size() == 4);
+  CHECK(std::string(vo::select_level(nullptr).name) == "avx512bf16");
+  // The avx512 cap stops below the BF16/VNNI level.
+  CHECK(std::string(vo::select_level(vo::find_level("avx512")).name) == "avx512bw");
 #else
   MESSAGE("skipped: not an x86 build (one portable level: " << std::string(vo_simd_levels_built())
                                                             << ")");
@@ -490,6 +570,8 @@ TEST_CASE("VECTOR_OPS_SIMD values: find_level in any case, select_level caps") {
   CHECK(std::string(vo::find_level("AVX2")->name) == "avx2");
   REQUIRE(vo::find_level("Avx512") != nullptr);
   CHECK(std::string(vo::find_level("Avx512")->name) == "avx512bw");
+  REQUIRE(vo::find_level("AVX512BF16") != nullptr);
+  CHECK(std::string(vo::find_level("AVX512BF16")->name) == "avx512bf16");
   CHECK(std::string(vo::find_level("SSE2")->name) == "sse2");
   CHECK(std::string(vo::select_level(vo::find_level("sse2")).name) == "sse2");
 #endif
