@@ -80,15 +80,20 @@ clean:
 # and PNG plots in bench/results/, under 15 minutes on 2 cores.
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset: a preset core type makes
 # OpenBLAS choose a slower kernel. BENCH_ARGS passes options to bench/run.py,
-# e.g. make bench BENCH_ARGS=--quick.
+# e.g. make bench BENCH_ARGS=--quick. EMBEDDINGS: a directory of real
+# embeddings (base.npy, queries.npy) for the recall of the lowp family; by
+# default ../shared/data/minilm-pypi when it exists (a user's clone has none:
+# the recall is then left out).
 BENCH_ARGS ?=
+EMBEDDINGS ?= $(wildcard ../shared/data/minilm-pypi)
 
 .PHONY: bench
 
 bench: build $(BENCH_STAMP)
 	unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; \
 	  $(DEMO_ENV) VO_BENCH="$(abspath $(BUILD))/bench/vo_bench" \
-	  "$(VENV_BIN)/python" bench/run.py --build-dir "$(BUILD)" $(BENCH_ARGS)
+	  "$(VENV_BIN)/python" bench/run.py --build-dir "$(BUILD)" \
+	  $(if $(EMBEDDINGS),--embeddings "$(EMBEDDINGS)") $(BENCH_ARGS)
 
 # ---- reliability: sanitizers, fuzzing, valgrind --------------------------------
 # make test-asan  $(ASAN_BUILD): AddressSanitizer + UndefinedBehaviorSanitizer

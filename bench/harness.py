@@ -109,6 +109,7 @@ class Settings:
     sample_s: float  # target length of one sample of a per-call contestant
     threads: int  # CPUs available: "all threads" means this many
     settle_s: float = 0.12  # pause before each timed call, see measure()
+    embeddings: Path | None = None  # --embeddings: real embeddings for recall (family lowp)
 
 
 def _calibrate(fn: Callable[[], Any], sample_s: float) -> int:
@@ -325,6 +326,7 @@ def family_main(name: str, run: Callable[[Settings], list[dict[str, Any]]]) -> N
     parser.add_argument("--out", required=True, help="where to write the JSON list of cases")
     parser.add_argument("--quick", action="store_true", help="reduced sizes, for development")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per case (>= 7)")
+    parser.add_argument("--embeddings", type=Path, default=None, help="directory of base.npy, queries.npy")
     args = parser.parse_args()
     repeats = args.repeats if args.repeats is not None else (7 if args.quick else 9)
     settings = Settings(
@@ -332,6 +334,7 @@ def family_main(name: str, run: Callable[[Settings], list[dict[str, Any]]]) -> N
         repeats=max(repeats, 1),
         sample_s=0.005 if args.quick else 0.02,
         threads=cpu_count(),
+        embeddings=args.embeddings,
     )
     t0 = time.perf_counter()
     cases = run(settings)

@@ -217,6 +217,86 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     out += _load_targets(results)
+    out += _lowp_targets(results)
+    return out
+
+
+#: Issue 11's targets: (kernel, type) -> the limit of ours x floor (the floor
+#: being ours float32 for cosine and normalize, the float32 GEMM for top-k
+#: and cdist), and recall@10 per type.
+LOWP_LIMITS = {
+    ("cosine", "float16"): 0.55,
+    ("cosine", "bfloat16"): 0.55,
+    ("cosine", "int8"): 0.3,
+    ("topk", "float16"): 1.0,
+    ("topk", "bfloat16"): 0.55,
+    ("topk", "int8"): 0.3,
+    ("cdist", "bfloat16"): 0.55,
+    ("cdist", "int8"): 0.3,
+    ("normalize", "bfloat16"): 0.8,
+}
+LOWP_RECALL = {"float16": 0.999, "bfloat16": 0.995, "int8": 0.99}
+LOWP_FAISS = {"float16": "QT_fp16", "bfloat16": "QT_bf16", "int8": "QT_8bit_direct_signed"}
+
+
+def _lowp_row(case: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """Our contestant of one type in a lowp case (the name ends with the type)."""
+    return next(
+        (c for c in case["contestants"] if c["kind"] == OURS and c["name"].endswith(" " + kind)), None
+    )
+
+
+def _lowp_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for case in cases(results, "lowp"):
+        p = case["params"]
+        kernel = p["kernel"]
+        if kernel == "recall":
+            for kind, limit in LOWP_RECALL.items():
+                row = next((c for c in case["contestants"] if c["name"].endswith(" " + kind)), None)
+                value = None if row is None else row.get("recall")
+                out.append(
+                    _target(
+                        f"recall@10 {kind} >= {limit}",
+                        case,
+                        value,
+                        f">= {limit}",
+                        value is not None and value >= limit,
+                        "top-10 of the type (float32 queries converted) against the float32 exact top-10",
+                    )
+                )
+            continue
+        if kernel == "topk" and p["m"] < 1000 and p["n"] < 1_000_000:
+            for kind, sq in LOWP_FAISS.items():
+                peer = contestant(case, f"faiss IndexScalarQuantizer {sq}")
+                x = _ratio(ms(_lowp_row(case, kind)), ms(peer))
+                out.append(
+                    _target(
+                        f"top-10 {kind} faster than faiss {sq}",
+                        case,
+                        x,
+                        "< 1.00x",
+                        x is not None and x < 1.0,
+                        "ours (float32 queries converted in the call) / faiss, rows normalized beforehand",
+                    )
+                )
+            continue
+        for kind in ("float16", "bfloat16", "int8"):
+            limit = LOWP_LIMITS.get((kernel, kind))
+            if limit is None:
+                continue
+            x = (_lowp_row(case, kind) or {}).get("x_floor")
+            floor = next((c["name"] for c in case["contestants"] if c["kind"] == FLOOR), "?")
+            out.append(
+                _target(
+                    f"{kernel} {kind} <= {limit}x",
+                    case,
+                    x,
+                    f"<= {limit}x",
+                    x is not None and x <= limit,
+                    f"ours {kind} / {floor}",
+                )
+            )
     return out
 
 
@@ -415,6 +495,26 @@ def _summary_table(family_cases: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _lowp_table(family_cases: list[dict[str, Any]]) -> list[str]:
+    kinds = ("float32", "float16", "bfloat16", "int8")
+    lines = ["| case | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+    for case in family_cases:
+        cells = []
+        for kind in kinds:
+            row = _lowp_row(case, kind)
+            if case["params"]["kernel"] == "recall":
+                cells.append("1 (reference)" if kind == "float32" else f"{row['recall']:.4f}" if row else "-")
+            elif row is None:
+                cells.append("reference" if kind == "float32" else "-")
+            elif row.get("status") != "ok":
+                cells.append(row["status"])
+            else:
+                cells.append(f"{fmt_ms(ms(row))} ({fmt_x(row.get('x_floor'))})")
+        lines.append(f"| {case['title']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
 def _detail_tables(family_cases: list[dict[str, Any]]) -> list[str]:
     lines = ["<details><summary>every contestant</summary>", ""]
     for case in family_cases:
@@ -489,6 +589,13 @@ SECTIONS = [
         "faiss and numpy search rows normalized beforehand (not timed); ours takes raw rows.",
     ),
     (
+        "lowp",
+        "Reduced precision: float16, bfloat16, int8",
+        "Per type, ours x the floor (ours float32 for cosine and normalize, the float32 GEMM for "
+        "top-k and cdist); the types' bases are converted before the timing, float32 queries in "
+        "each call. Recall@10 is against the float32 exact answer on the real embeddings.",
+    ),
+    (
         "load",
         "Under load: after an idle gap, and with one core busy",
         "After idle: every timed call follows a 0.2 s sleep (floor: ours at 1 thread). "
@@ -555,7 +662,7 @@ def markdown(results: dict[str, Any], json_name: str, plots: list[Path]) -> str:
         if plot is not None:
             lines += [f"![{title}]({plot.name})", ""]
         family_cases = fam["cases"]
-        lines += _summary_table(family_cases)
+        lines += _lowp_table(family_cases) if family == "lowp" else _summary_table(family_cases)
         lines += _detail_tables(family_cases)
     lines += ["## Thread scaling", ""]
     lines += _scaling_table(results)
@@ -727,6 +834,7 @@ def write_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
         "cosine": "Cosine similarity",
         "cdist": "Distance matrix",
         "topk": "Exact top-10",
+        "lowp": "Reduced precision",
     }
     for family, title in titles.items():
         fam = results["families"].get(family)

@@ -31,7 +31,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-FAMILIES = ("c", "normalize", "lists", "cosine", "cdist", "topk", "load")
+FAMILIES = ("c", "normalize", "lists", "cosine", "cdist", "topk", "lowp", "load")
 #: Variables that make OpenBLAS choose another kernel than the one it detects.
 UNSET_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 #: Quick runs go to the build directory so they never replace the committed results.
@@ -110,6 +110,13 @@ def main() -> int:
     parser.add_argument("--build-dir", type=Path, default=REPO / "build", help="meson build directory")
     parser.add_argument("--keep", type=int, default=3, help="JSON results to keep in the output directory")
     parser.add_argument("--no-report", action="store_true", help="write the JSON only")
+    parser.add_argument(
+        "--embeddings",
+        type=Path,
+        default=None,
+        help="directory of real embeddings (base.npy, queries.npy) for the lowp family's recall, "
+        "e.g. ../shared/data/minilm-pypi",
+    )
     args = parser.parse_args()
 
     families = [f.strip() for f in args.families.split(",") if f.strip()]
@@ -126,6 +133,8 @@ def main() -> int:
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     family_args = ["--repeats", str(repeats)] + (["--quick"] if args.quick else [])
+    if args.embeddings is not None:
+        family_args += ["--embeddings", str(args.embeddings.resolve())]
     results: dict[str, Any] = {
         "schema": 1,
         "started_utc": started.isoformat(timespec="seconds"),
