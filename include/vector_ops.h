@@ -499,8 +499,11 @@ VO_API vo_status vo_norms_i8(const int8_t *x, const float *x_scales, size_t rows
  * the same SIMD level), and the accuracy is float32's (see the M:N
  * guarantees above; int8 products are not summed in integers here). The
  * base is read in its own type, one cached block at a time; the queries
- * are widened once per call, a float32 copy of m x dim elements. A NaN
- * scale makes its int8 row a NaN row. */
+ * are widened once per call, a float32 copy of m x dim elements. An int8
+ * row with a non-finite scale scores as its widened values code * scale: a
+ * NaN scale makes a NaN row (unlike the row functions above, where any
+ * non-finite scale makes every result of its row NaN, an infinite scale
+ * gives infinities here, and NaN where a code is 0). */
 VO_API vo_status vo_cdist_f16(const vo_f16 *a, size_t m, size_t dim, size_t a_stride,
                               const vo_f16 *b, size_t n, size_t b_stride, vo_metric metric,
                               float *out, size_t out_stride);

@@ -22,6 +22,11 @@
 //    only when the header says it is written;
 //  - top-k results are the header's order (vo_test::topk_order, the copy
 //    the doctest suite uses too) over the scores vo_cdist_* gives, bitwise;
+//  - the reduced-precision M:N functions (vo_cdist_f16/bf16/i8,
+//    vo_topk_f16/bf16/i8) give bitwise the scores and indices of
+//    vo_cdist_f32 / vo_topk_f32 over their rows widened by the public
+//    conversions (vo_convert_*_to_f32, vo_dequantize_i8_to_f32), both
+//    computed at the level the call ran at, with the same m;
 //  - the same call at every runnable SIMD level (forced with vo::scoped_level)
 //    gives the same status and satisfies the same checks, and at each level
 //    the results are bitwise the same for two thread counts; at the default
@@ -78,6 +83,25 @@ vo_status fuzz_topk_f64(const double *queries, size_t m, size_t dim, size_t q_st
                         const double *base, size_t n, size_t base_stride, int metric, size_t k,
                         int64_t *indices, size_t indices_stride, double *scores,
                         size_t scores_stride);
+vo_status fuzz_cdist_f16(const vo_f16 *a, size_t m, size_t dim, size_t a_stride, const vo_f16 *b,
+                         size_t n, size_t b_stride, int metric, float *out, size_t out_stride);
+vo_status fuzz_cdist_bf16(const vo_bf16 *a, size_t m, size_t dim, size_t a_stride, const vo_bf16 *b,
+                          size_t n, size_t b_stride, int metric, float *out, size_t out_stride);
+vo_status fuzz_cdist_i8(const int8_t *a, const float *a_scales, size_t m, size_t dim,
+                        size_t a_stride, const int8_t *b, const float *b_scales, size_t n,
+                        size_t b_stride, int metric, float *out, size_t out_stride);
+vo_status fuzz_topk_f16(const vo_f16 *queries, size_t m, size_t dim, size_t q_stride,
+                        const vo_f16 *base, size_t n, size_t base_stride, int metric, size_t k,
+                        int64_t *indices, size_t indices_stride, float *scores,
+                        size_t scores_stride);
+vo_status fuzz_topk_bf16(const vo_bf16 *queries, size_t m, size_t dim, size_t q_stride,
+                         const vo_bf16 *base, size_t n, size_t base_stride, int metric, size_t k,
+                         int64_t *indices, size_t indices_stride, float *scores,
+                         size_t scores_stride);
+vo_status fuzz_topk_i8(const int8_t *queries, const float *queries_scales, size_t m, size_t dim,
+                       size_t q_stride, const int8_t *base, const float *base_scales, size_t n,
+                       size_t base_stride, int metric, size_t k, int64_t *indices,
+                       size_t indices_stride, float *scores, size_t scores_stride);
 }
 
 namespace {
@@ -2006,6 +2030,342 @@ template <lowp K, int Op> void run_lowp_convert(input_bytes &in, const run_optio
       });
 }
 
+// ---- Reduced-precision distance matrices and top-k ---------------------------------
+//
+// vo_cdist_<k> and vo_topk_<k> promise every score bitwise what vo_cdist_f32
+// / vo_topk_f32 give for the widened rows (vo_convert_<k>_to_f32, or
+// vo_dequantize_i8_to_f32) with the same m at the same level, and top-k the
+// same indices. The oracle is exactly that: after each successful call both
+// operands are widened with those public functions, at the level the call
+// ran at, and the float32 function's results must match bit for bit. The
+// statuses follow the float32 rules, with an i8 operand's scales checked as
+// a vector of one float per row (one for stride 0) whenever the codes address
+// an element.
+
+// Where a pointer goes, as read_placement, but an alias may share the buffer
+// of any of up to 8 earlier arguments (read_placement reaches the first two
+// of its targets): for codes 6 and 7, bits 3-5 pick the target, and code 6
+// shifts by bits 6-7 elements (code 7: in place).
+void read_placement_any(input_bytes &in, arg_spec &a, std::initializer_list<int> targets) {
+  const std::uint8_t code = in.u8();
+  if ((code & 6) == 6 && targets.size() > 0) {
+    const unsigned high = code >> 3;
+    a.place = placement::alias;
+    a.alias_of = *(targets.begin() + (high & 7) % targets.size());
+    a.shift = (code & 1) != 0 ? 0 : high >> 3;
+    return;
+  }
+  input_bytes one(&code, 1);
+  read_placement(one, a, targets);
+}
+
+// Query rows: as read_rows without the big option; with it, 240 to 271 rows,
+// across the 256 from which the M:N functions use the packed kernel (and its
+// other order of sums: the reason the contract says "with the same m").
+std::size_t read_query_rows(input_bytes &in, bool big) {
+  const std::uint8_t code = in.u8();
+  if (big && code < 0xf0) {
+    return 240 + code % 32;
+  }
+  input_bytes one(&code, 1);
+  return read_rows(one, false);
+}
+
+// An operand of a search call (codes or 16-bit patterns, and the i8 scales),
+// widened by the library's public conversion into a dense rows x dim float
+// matrix, at the active level.
+template <lowp K>
+std::vector<float> widened_rows(const arg_spec &x, const arg_spec *scales, std::size_t rows,
+                                std::size_t dim, std::size_t stride, const char *who) {
+  std::vector<float> w;
+  if (rows == 0 || dim == 0) {
+    return w; // (rows may be huge when dim is 0)
+  }
+  w.resize(rows * dim); // fits: a successful call's operands are in memory
+  vo_status s = VO_OK;
+  if constexpr (K == lowp::i8) {
+    s = vo_dequantize_i8_to_f32(reinterpret_cast<const std::int8_t *>(x.ptr),
+                                reinterpret_cast<const float *>(scales->ptr), rows, dim, stride,
+                                w.data(), dim);
+  } else {
+    const auto *p = reinterpret_cast<const std::uint16_t *>(x.ptr);
+    s = K == lowp::f16 ? vo_convert_f16_to_f32(p, rows, dim, stride, w.data(), dim)
+                       : vo_convert_bf16_to_f32(p, rows, dim, stride, w.data(), dim);
+  }
+  if (s != VO_OK) {
+    fail("%s: widening %s (%zu x %zu, stride %zu) failed with status %d, the call accepted it", who,
+         x.name, rows, dim, stride, static_cast<int>(s));
+  }
+  (void)scales;
+  return w;
+}
+
+// The oracle's float32 calls run on one thread: their results are the same
+// for every thread count (and run_plan compares the thread counts of the
+// call itself), while waking the pool for a reference costs more than the
+// reference on a loaded machine.
+class one_thread {
+public:
+  one_thread() : saved_(vo_get_num_threads()) { vo_set_num_threads(1); }
+  ~one_thread() { vo_set_num_threads(saved_); }
+  one_thread(const one_thread &) = delete;
+  one_thread &operator=(const one_thread &) = delete;
+
+private:
+  std::size_t saved_;
+};
+
+// The oracle's results at each SIMD level: computed at the first check at a
+// level (with the call's arguments), reused by the other checks there (the
+// calls at one level must give the same bits anyway: run_plan).
+template <class R> class per_level {
+public:
+  template <class F> const R &get(F &&compute) {
+    const vo::simd_level *level = &vo::active_level();
+    for (const auto &[l, r] : done_) {
+      if (l == level) {
+        return r;
+      }
+    }
+    done_.emplace_back(level, compute());
+    return done_.back().second;
+  }
+
+private:
+  std::vector<std::pair<const vo::simd_level *, R>> done_;
+};
+
+// The scales argument of an i8 operand with `rows` rows of `dim` codes at
+// row stride `stride`: one float per row, or one for stride 0.
+arg_spec make_scales(const char *name, std::size_t rows, std::size_t dim, std::size_t stride) {
+  return make_arg(name, false, 4, rows, dim == 0 ? 0 : 1, stride == 0 ? 0 : 1, true);
+}
+
+std::string bits_hex(float f) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%08x", static_cast<unsigned>(float_bits(f)));
+  return buf;
+}
+
+// vo_cdist_<k>: out[i][j] = metric(a_i, b_j), bitwise vo_cdist_f32 of the
+// widened rows.
+template <lowp K> void run_lowp_cdist(input_bytes &in, const run_options &o) {
+  constexpr bool scaled = K == lowp::i8;
+  call_plan plan;
+  auto &args = plan.ar.args;
+  std::size_t m = read_query_rows(in, o.big);
+  std::size_t n = read_rows(in, false);
+  const std::size_t dim = read_dim(in);
+  const std::size_t as = read_stride(in, dim);
+  const std::size_t bs = read_stride(in, dim);
+  const unsigned out_code = in.u8();
+  const int metric = read_metric(in);
+  fit_search(m, n, dim, {as, bs});
+  const std::size_t os = (out_code & 3) == 3 ? read_stride(in, n) : n + (out_code >> 2) % 3;
+  const std::size_t e = lowp_elem(K);
+  // Indices: a, [a_scales], b, [b_scales], out.
+  const int ia = 0, isa = scaled ? 1 : -1, ib = scaled ? 2 : 1, isb = scaled ? 3 : -1;
+  const int iout = scaled ? 4 : 2;
+  args.push_back(make_arg("a", false, e, m, dim, as));
+  if (scaled) {
+    args.push_back(make_scales("a_scales", m, dim, as));
+  }
+  args.push_back(make_arg("b", false, e, n, dim, bs));
+  if (scaled) {
+    args.push_back(make_scales("b_scales", n, dim, bs));
+  }
+  args.push_back(make_arg("out", true, 4, m, n, os));
+  auto arg = [&](int i) -> arg_spec & { return args[static_cast<std::size_t>(i)]; };
+  read_placement_any(in, arg(ia), {});
+  if (scaled) {
+    read_placement_any(in, arg(isa), {ia});
+    read_placement_any(in, arg(ib), {ia, isa});
+    read_placement_any(in, arg(isb), {ia, ib, isa});
+    read_placement_any(in, arg(iout), {ia, ib, isa, isb});
+  } else {
+    read_placement_any(in, arg(ib), {ia});
+    read_placement_any(in, arg(iout), {ia, ib});
+  }
+  plan.bad_flag = !known_metric(metric);
+  g_context = describe((std::string("vo_cdist") + lowp_suffix(K)).c_str(), args, o) + " metric " +
+              std::to_string(metric);
+  prepare_lowp(plan, in, K);
+  auto ptr = [&](int i) { return i < 0 ? nullptr : arg(i).ptr; };
+  const auto *a16 = reinterpret_cast<const std::uint16_t *>(ptr(ia));
+  const auto *b16 = reinterpret_cast<const std::uint16_t *>(ptr(ib));
+  const auto *a8 = reinterpret_cast<const std::int8_t *>(ptr(ia));
+  const auto *b8 = reinterpret_cast<const std::int8_t *>(ptr(ib));
+  const auto *sa = reinterpret_cast<const float *>(ptr(isa));
+  const auto *sb = reinterpret_cast<const float *>(ptr(isb));
+  auto *out = reinterpret_cast<float *>(ptr(iout));
+  run_plan(
+      plan, o,
+      [&]() -> vo_status {
+        if constexpr (K == lowp::f16) {
+          return fuzz_cdist_f16(a16, m, dim, as, b16, n, bs, metric, out, os);
+        } else if constexpr (K == lowp::bf16) {
+          return fuzz_cdist_bf16(a16, m, dim, as, b16, n, bs, metric, out, os);
+        } else {
+          return fuzz_cdist_i8(a8, sa, m, dim, as, b8, sb, n, bs, metric, out, os);
+        }
+      },
+      [&, cache = per_level<std::vector<float>>()](const char *who) mutable {
+        if (m == 0 || n == 0) {
+          return; // nothing written (m or n may be huge then)
+        }
+        const std::vector<float> &want = cache.get([&] {
+          const one_thread serial;
+          const std::vector<float> aw =
+              widened_rows<K>(arg(ia), scaled ? &arg(isa) : nullptr, m, dim, as, who);
+          const std::vector<float> bw =
+              widened_rows<K>(arg(ib), scaled ? &arg(isb) : nullptr, n, dim, bs, who);
+          std::vector<float> w(m * n);
+          const vo_status s =
+              fuzz_cdist_f32(aw.data(), m, dim, dim, bw.data(), n, dim, metric, w.data(), n);
+          if (s != VO_OK) {
+            fail("%s: vo_cdist_f32 on the widened rows gave status %d", who, static_cast<int>(s));
+          }
+          return w;
+        });
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::size_t j = 0; j < n; ++j) {
+            const float got = plan.ar.output_value<float>(arg(iout), i, j);
+            require_canonical_nan(got, "score", who, i * n + j);
+            if (float_bits(got) != float_bits(want[i * n + j])) {
+              fail("%s: score (%zu, %zu) of %zu x %zu (dim %zu) is %.9g (%s); vo_cdist_f32 of the "
+                   "widened rows gives %.9g (%s)",
+                   who, i, j, m, n, dim, static_cast<double>(got), bits_hex(got).c_str(),
+                   static_cast<double>(want[i * n + j]), bits_hex(want[i * n + j]).c_str());
+            }
+          }
+        }
+      });
+}
+
+// vo_topk_<k>: indices and scores bitwise those of vo_topk_f32 on the
+// widened rows.
+template <lowp K> void run_lowp_topk(input_bytes &in, const run_options &o) {
+  constexpr bool scaled = K == lowp::i8;
+  call_plan plan;
+  auto &args = plan.ar.args;
+  std::size_t m = read_query_rows(in, o.big);
+  std::size_t n = read_rows(in, false);
+  const std::size_t dim = read_dim(in);
+  const std::size_t qs = read_stride(in, dim);
+  const std::size_t bs = read_stride(in, dim);
+  const unsigned k_code = in.u8();
+  const int metric = read_metric(in);
+  fit_search(m, n, dim, {qs, bs});
+  std::size_t k = 0;
+  switch (k_code & 3) {
+  case 0:
+    k = k_code >> 2; // 0 (refused) to 63
+    break;
+  case 1:
+    k = n + (k_code >> 2) % 3; // all of them, or more
+    break;
+  case 2:
+    k = k_huge[(k_code >> 2) & 15];
+    break;
+  default:
+    k = 1 + (k_code >> 2) % 4;
+    break;
+  }
+  const std::size_t kk = std::min(k, n);
+  const unsigned strides_code = in.u8();
+  const std::size_t is = read_output_stride(strides_code & 15, kk);
+  const std::size_t ss = read_output_stride(strides_code >> 4, kk);
+  const std::size_t e = lowp_elem(K);
+  // Indices: queries, [q_scales], base, [b_scales], indices, scores.
+  const int iq = 0, isq = scaled ? 1 : -1, ib = scaled ? 2 : 1, isb = scaled ? 3 : -1;
+  const int iidx = scaled ? 4 : 2, isc = scaled ? 5 : 3;
+  args.push_back(make_arg("queries", false, e, m, dim, qs));
+  if (scaled) {
+    args.push_back(make_scales("queries_scales", m, dim, qs));
+  }
+  args.push_back(make_arg("base", false, e, n, dim, bs));
+  if (scaled) {
+    args.push_back(make_scales("base_scales", n, dim, bs));
+  }
+  args.push_back(make_arg("indices", true, sizeof(std::int64_t), m, kk, is));
+  args.push_back(make_arg("scores", true, 4, m, kk, ss));
+  auto arg = [&](int i) -> arg_spec & { return args[static_cast<std::size_t>(i)]; };
+  read_placement_any(in, arg(iq), {});
+  if (scaled) {
+    read_placement_any(in, arg(isq), {iq});
+    read_placement_any(in, arg(ib), {iq, isq});
+    read_placement_any(in, arg(isb), {iq, ib, isq});
+    read_placement_any(in, arg(iidx), {iq, ib, isq, isb});
+    read_placement_any(in, arg(isc), {iq, ib, isq, isb, iidx});
+  } else {
+    read_placement_any(in, arg(ib), {iq});
+    read_placement_any(in, arg(iidx), {iq, ib});
+    read_placement_any(in, arg(isc), {iq, ib, iidx});
+  }
+  plan.bad_flag = !known_metric(metric) || k == 0;
+  g_context = describe((std::string("vo_topk") + lowp_suffix(K)).c_str(), args, o) + " metric " +
+              std::to_string(metric) + " k " + std::to_string(k);
+  prepare_lowp(plan, in, K);
+  auto ptr = [&](int i) { return i < 0 ? nullptr : arg(i).ptr; };
+  const auto *q16 = reinterpret_cast<const std::uint16_t *>(ptr(iq));
+  const auto *b16 = reinterpret_cast<const std::uint16_t *>(ptr(ib));
+  const auto *q8 = reinterpret_cast<const std::int8_t *>(ptr(iq));
+  const auto *b8 = reinterpret_cast<const std::int8_t *>(ptr(ib));
+  const auto *sq = reinterpret_cast<const float *>(ptr(isq));
+  const auto *sb = reinterpret_cast<const float *>(ptr(isb));
+  auto *indices = reinterpret_cast<std::int64_t *>(ptr(iidx));
+  auto *scores = reinterpret_cast<float *>(ptr(isc));
+  run_plan(
+      plan, o,
+      [&]() -> vo_status {
+        if constexpr (K == lowp::f16) {
+          return fuzz_topk_f16(q16, m, dim, qs, b16, n, bs, metric, k, indices, is, scores, ss);
+        } else if constexpr (K == lowp::bf16) {
+          return fuzz_topk_bf16(q16, m, dim, qs, b16, n, bs, metric, k, indices, is, scores, ss);
+        } else {
+          return fuzz_topk_i8(q8, sq, m, dim, qs, b8, sb, n, bs, metric, k, indices, is, scores,
+                              ss);
+        }
+      },
+      [&, cache = per_level<std::pair<std::vector<std::int64_t>, std::vector<float>>>()](
+          const char *who) mutable {
+        if (m == 0 || kk == 0) {
+          return; // nothing written (m may be huge then)
+        }
+        const auto &[want_idx, want_score] = cache.get([&] {
+          // (dim 0: nothing to widen; n may be huge then, and vo_topk_f32
+          // takes NULL rows.)
+          const one_thread serial;
+          const std::vector<float> qw =
+              widened_rows<K>(arg(iq), scaled ? &arg(isq) : nullptr, m, dim, qs, who);
+          const std::vector<float> bw =
+              widened_rows<K>(arg(ib), scaled ? &arg(isb) : nullptr, n, dim, bs, who);
+          std::pair<std::vector<std::int64_t>, std::vector<float>> w(m * kk, m * kk);
+          const vo_status s = fuzz_topk_f32(qw.data(), m, dim, dim, bw.data(), n, dim, metric, k,
+                                            w.first.data(), kk, w.second.data(), kk);
+          if (s != VO_OK) {
+            fail("%s: vo_topk_f32 on the widened rows gave status %d", who, static_cast<int>(s));
+          }
+          return w;
+        });
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::size_t r = 0; r < kk; ++r) {
+            const auto idx = plan.ar.output_value<std::int64_t>(arg(iidx), i, r);
+            const float score = plan.ar.output_value<float>(arg(isc), i, r);
+            const float ws = want_score[i * kk + r];
+            require_canonical_nan(score, "score", who, i * kk + r);
+            if (idx != want_idx[i * kk + r] || float_bits(score) != float_bits(ws)) {
+              fail("%s: query %zu, rank %zu of %zu (n %zu, dim %zu): index %lld score %.9g (%s); "
+                   "vo_topk_f32 of the widened rows gives index %lld score %.9g (%s)",
+                   who, i, r, kk, n, dim, static_cast<long long>(idx), static_cast<double>(score),
+                   bits_hex(score).c_str(), static_cast<long long>(want_idx[i * kk + r]),
+                   static_cast<double>(ws), bits_hex(ws).c_str());
+            }
+          }
+        }
+      });
+}
+
 struct fuzz_case {
   const char *name;
   void (*run)(input_bytes &, const run_options &);
@@ -2054,6 +2414,12 @@ constexpr fuzz_case k_cases[] = {
     {"normalize_f32_to_f16", run_lowp_convert<lowp::f16, 2>},
     {"normalize_f32_to_bf16", run_lowp_convert<lowp::bf16, 2>},
     {"normalize_f32_to_i8", run_lowp_convert<lowp::i8, 2>},
+    {"cdist_f16", run_lowp_cdist<lowp::f16>},
+    {"cdist_bf16", run_lowp_cdist<lowp::bf16>},
+    {"cdist_i8", run_lowp_cdist<lowp::i8>},
+    {"topk_f16", run_lowp_topk<lowp::f16>},
+    {"topk_bf16", run_lowp_topk<lowp::bf16>},
+    {"topk_i8", run_lowp_topk<lowp::i8>},
 };
 
 } // namespace
@@ -2062,8 +2428,9 @@ constexpr fuzz_case k_cases[] = {
 // as zero): case, options (threads, big, nonfinite mode, NULL
 // first_nonfinite), the case's shape fields (rows, dim as two bytes, one
 // stride per matrix; top-k: k, metric, then both output strides in one
-// byte), one placement per pointer, the value scale, the special-value density, an
-// 8-byte seed, then one byte per leading element choosing its class.
+// byte), one placement per pointer (i8 operands: codes, then their scales),
+// the value scale, the special-value density, an 8-byte seed, then one byte
+// per leading element choosing its class.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
   input_bytes in(data, size);
   const fuzz_case &c = k_cases[in.u8() % std::size(k_cases)];

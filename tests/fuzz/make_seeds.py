@@ -27,6 +27,7 @@ CASES = [
     "convert_f32_to_f16", "convert_f32_to_bf16", "quantize_f32_to_i8",
     "convert_f16_to_f32", "convert_bf16_to_f32", "dequantize_i8_to_f32",
     "normalize_f32_to_f16", "normalize_f32_to_bf16", "normalize_f32_to_i8",
+    "cdist_f16", "cdist_bf16", "cdist_i8", "topk_f16", "topk_bf16", "topk_i8",
 ]  # fmt: skip
 INTERESTING_DIMS = [
     63, 64, 65, 127, 128, 129, 255, 256, 257, 383, 384, 385, 511, 512,
@@ -73,6 +74,17 @@ def rows(r: int) -> int:
 
 def place(code: int, lead: int = 0) -> int:
     return code | (lead << 3)
+
+
+def alias_to(target: int, shift: int = 0) -> int:
+    """A placement for the reduced-precision cdist and top-k cases (read_placement_any):
+    the buffer of the target-th of the argument's alias targets, shift elements in."""
+    return (7 if shift == 0 else 6) | (target << 3) | (shift << 6)
+
+
+def query_rows_big(m: int) -> int:
+    """The query rows byte for m rows (240..271) with the big option (those cases only)."""
+    return (m - 240) % 32
 
 
 def values(scale: int = 0, density: int = 0, seed: int = 1, classes: bytes = b"") -> bytes:
@@ -158,6 +170,56 @@ SEEDS = [
          OWN, OWN, values(0, 0, 5, bytes([NAN_FIRST]))),
     seed("dequantize_i8_to_f32__scales_in_codes", options(), 3, dim(26), STRIDE_DIM, STRIDE_DIM,
          OWN, OWN, ALIAS, values(0, 32)),
+    # Reduced-precision cdist and top-k: bitwise the float32 functions on the widened rows.
+    # cdist: m, n, dim, a and b strides, out code, metric, placements; i8: a, a_scales, b,
+    # b_scales, out (alias_to numbers out's targets a, b, a_scales, b_scales).
+    seed("cdist_f16__cosine", options(), 4, 7, dim(33), STRIDE_DIM, STRIDE_GAP, 0, 0, OWN, OWN,
+         OWN, values(0, 16)),
+    seed("cdist_bf16__sqeuclidean_specials", options(2), 3, 5, dim(12), STRIDE_DIM, STRIDE_DIM, 4,
+         2, OWN, OWN, OWN, values(0, 64, 7)),
+    seed("cdist_i8__dot", options(), 5, 6, dim(40), STRIDE_GAP, STRIDE_DIM, 0, 1, OWN, OWN, OWN,
+         OWN, OWN, values(0, 16)),
+    seed("cdist_i8__special_scales", options(), 6, 4, dim(9), STRIDE_DIM, STRIDE_DIM, 0, 2, OWN,
+         OWN, OWN, OWN, OWN, values(0, 96, 11)),
+    seed("cdist_i8__scales_in_codes", options(), 3, 4, dim(20), STRIDE_DIM, STRIDE_DIM, 0, 0, OWN,
+         alias_to(0), OWN, OWN, OWN, values(0, 8)),
+    seed("cdist_i8__out_in_b_scales", options(), 3, 4, dim(8), STRIDE_DIM, STRIDE_DIM, 0, 1, OWN,
+         OWN, OWN, OWN, alias_to(3), values()),
+    seed("cdist_i8__null_a_scales", options(), 3, 4, dim(8), STRIDE_DIM, STRIDE_DIM, 0, 1, OWN,
+         NULL, OWN, OWN, OWN, values()),
+    seed("cdist_i8__misaligned_b_scales", options(), 3, 4, dim(8), STRIDE_DIM, STRIDE_DIM, 0, 1,
+         OWN, OWN, OWN, place(MISALIGNED, 1), OWN, values()),
+    seed("cdist_f16__packed_threads", options(2, big=True), query_rows_big(260), 4, dim(16),
+         STRIDE_DIM, STRIDE_DIM, 0, 0, OWN, OWN, OWN, values(0, 8)),
+    seed("cdist_bf16__bad_metric", options(), 2, 2, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 6, OWN, OWN,
+         OWN, values()),
+    seed("cdist_f16__dim0", options(), 3, 4, dim(0), STRIDE_DIM, STRIDE_DIM, 0, 1, NULL, NULL, OWN,
+         values()),
+    # top-k: m, n, dim, q and base strides, k, metric, output strides, placements; i8: queries,
+    # queries_scales, base, base_scales, indices, scores (scores' targets: queries, base,
+    # queries_scales, base_scales, indices).
+    seed("topk_f16__dot_k3", options(), 5, rows(20), dim(16), STRIDE_DIM, STRIDE_DIM, 3 | (2 << 2),
+         1, out_strides(), OWN, OWN, OWN, OWN, values(0, 8)),
+    seed("topk_bf16__sqeuclidean_strided", options(2), 7, rows(30), dim(33), STRIDE_GAP,
+         STRIDE_DIM, 3 | (1 << 2), 2, out_strides(OUT_GAP, OUT_GAP, 2), OWN, OWN, OWN, OWN,
+         values(0, 16)),
+    seed("topk_i8__cosine_all", options(), 4, rows(12), dim(24), STRIDE_DIM, STRIDE_DIM, 1, 0,
+         out_strides(), OWN, OWN, OWN, OWN, OWN, OWN, values(0, 32)),
+    seed("topk_i8__special_scales", options(), 5, rows(10), dim(7), STRIDE_DIM, STRIDE_DIM,
+         3 | (3 << 2), 1, out_strides(), OWN, OWN, OWN, OWN, OWN, OWN, values(0, 96, 13)),
+    seed("topk_i8__scores_in_queries_scales", options(), 3, 6, dim(8), STRIDE_DIM, STRIDE_DIM, 3,
+         0, out_strides(), OWN, OWN, OWN, OWN, OWN, alias_to(2), values()),
+    seed("topk_i8__null_base_scales", options(), 3, 6, dim(8), STRIDE_DIM, STRIDE_DIM, 3, 0,
+         out_strides(), OWN, OWN, OWN, NULL, OWN, OWN, values()),
+    seed("topk_f16__packed_threads", options(3, big=True), query_rows_big(256), 8, dim(20),
+         STRIDE_DIM, STRIDE_DIM, 3 | (2 << 2), 0, out_strides(), OWN, OWN, OWN, OWN,
+         values(0, 8)),
+    seed("topk_bf16__k0", options(), 2, 3, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 2, out_strides(), OWN,
+         OWN, OWN, OWN, values()),
+    seed("topk_i8__dim0_huge_k", options(), 2, rows(9), dim(0), STRIDE_DIM, STRIDE_DIM, 2, 0,
+         out_strides(), OWN, OWN, OWN, OWN, OWN, OWN, values()),
+    seed("topk_i8__empty_base_misaligned_scales", options(), 3, 0, dim(5), STRIDE_DIM, STRIDE_DIM,
+         3, 1, out_strides(), OWN, OWN, OWN, place(MISALIGNED, 1), OWN, OWN, values()),
 ]
 # fmt: on
 
