@@ -5,9 +5,9 @@
 // The dispatcher reads a table only after checking that the CPU runs it.
 #include "kernels/convert.hpp"
 #include "kernels/drivers.hpp"
-#include "kernels/widened.hpp"
 #include "kernels/lowp.hpp"
 #include "kernels/rows.hpp"
+#include "kernels/widened.hpp"
 #include "registry.hpp"
 
 #if !defined(VO_LEVEL_ID) || !defined(VO_ARCH)
