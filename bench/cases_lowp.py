@@ -262,7 +262,7 @@ def _normalize_case(settings: Settings, rows: int, dim: int) -> dict[str, Any]:
     for kind in TYPES:
         contestants.append(
             Contestant(
-                f'vector_ops batch_normalize(x, dtype="{kind}")',
+                f"vector_ops batch_normalize(x, dtype=...) {kind}",
                 lambda kind=kind: vo.batch_normalize(x, dtype=kind),
                 kind=OURS,
             )
