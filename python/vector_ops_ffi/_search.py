@@ -140,17 +140,9 @@ def _lowp_cdist(
     b, b_vector = _lowp_matrix(b)
     (m, dim), n = a.data.shape, b.data.shape[0]
     shape = tuple(s for s, dropped in ((m, a_vector), (n, b_vector)) if not dropped)
-    if out is not None:
-        _check_cdist_out(out, shape, _lowp.F32, (*_lowp_inputs(a, b), *originals))
-        out2 = _as_matrix_view(out, a_vector, b_vector)
-        out_stride = row_stride(out2, allow_broadcast=False)
-        if out_stride is None:
-            raise ValueError("out must be aligned, with contiguous elements in each row and row strides >= n")
-        result = out
-    else:
-        out2 = np.empty((m, n), dtype=_lowp.F32)
-        out_stride = n
-        result = out2.reshape(shape)
+    out2, out_stride, result = _cdist_output(
+        out, (m, n), shape, _lowp.F32, (*_lowp_inputs(a, b), *originals), a_vector, b_vector
+    )
     pa, sa, keep_a = _lowp.pointers(a, k, False)
     pb, sb, keep_b = _lowp.pointers(b, k, False)
     target = ffi.cast("float *", out2.ctypes.data) if out2.size else ffi.NULL
@@ -224,6 +216,27 @@ def _as_matrix_view(out: np.ndarray, a_vector: bool, b_vector: bool) -> np.ndarr
     return out
 
 
+def _cdist_output(
+    out: Any,
+    mn: tuple[int, int],
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    inputs: tuple[Any, ...],
+    a_vector: bool,
+    b_vector: bool,
+) -> tuple[np.ndarray, int, Any]:
+    """(the (m, n) matrix the library writes, its row stride, what cdist returns) for ``out=``."""
+    if out is None:
+        out2 = np.empty(mn, dtype=dtype)
+        return out2, mn[1], out2.reshape(shape)
+    _check_cdist_out(out, shape, dtype, inputs)
+    out2 = _as_matrix_view(out, a_vector, b_vector)
+    out_stride = row_stride(out2, allow_broadcast=False)
+    if out_stride is None:
+        raise ValueError("out must be aligned, with contiguous elements in each row and row strides >= n")
+    return out2, out_stride, out
+
+
 def cdist(
     A: npt.ArrayLike,
     B: npt.ArrayLike,
@@ -282,19 +295,11 @@ def cdist(
     (m, dim), n = a.shape, b.shape[0]
     shape = tuple(s for s, dropped in ((m, a_vector), (n, b_vector)) if not dropped)
 
-    if out is not None:
-        # The caller's arrays too: a and b may be converted copies of them.
-        originals = tuple(x for x in (A, B) if isinstance(x, ndarray))
-        _check_cdist_out(out, shape, k.dtype, (a, b, *originals))
-        out2 = _as_matrix_view(out, a_vector, b_vector)
-        out_stride = row_stride(out2, allow_broadcast=False)
-        if out_stride is None:
-            raise ValueError("out must be aligned, with contiguous elements in each row and row strides >= n")
-        result = out
-    else:
-        out2 = np.empty((m, n), dtype=k.dtype)
-        out_stride = n
-        result = out2.reshape(shape)
+    # The caller's arrays too: a and b may be converted copies of them.
+    originals = tuple(x for x in (A, B) if isinstance(x, ndarray))
+    out2, out_stride, result = _cdist_output(
+        out, (m, n), shape, k.dtype, (a, b, *originals), a_vector, b_vector
+    )
 
     a, pa, sa = matrix_operand(a, k, allow_broadcast=False)
     b, pb, sb = matrix_operand(b, k, allow_broadcast=False)

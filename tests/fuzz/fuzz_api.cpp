@@ -1433,6 +1433,20 @@ std::size_t read_output_stride(unsigned code, std::size_t kk) {
   }
 }
 
+// The k of a top-k case from its code byte and the base's row count.
+inline std::size_t read_k(unsigned k_code, std::size_t n) {
+  switch (k_code & 3) {
+  case 0:
+    return k_code >> 2; // 0 (refused) to 63
+  case 1:
+    return n + (k_code >> 2) % 3; // all of them, or more
+  case 2:
+    return k_huge[(k_code >> 2) & 15];
+  default:
+    return 1 + (k_code >> 2) % 4;
+  }
+}
+
 // vo_topk_*: for each query, the min(k, n) best base rows; checked against
 // the full score matrix vo_cdist_* gives at the same level and thread count
 // (scores must match it bitwise, the order must be the header's total order,
@@ -1448,21 +1462,7 @@ template <class T> void run_topk(input_bytes &in, const run_options &o) {
   const unsigned k_code = in.u8();
   const int metric = read_metric(in);
   fit_search(m, n, dim, {qs, bs});
-  std::size_t k = 0;
-  switch (k_code & 3) {
-  case 0:
-    k = k_code >> 2; // 0 (refused) to 63
-    break;
-  case 1:
-    k = n + (k_code >> 2) % 3; // all of them, or more
-    break;
-  case 2:
-    k = k_huge[(k_code >> 2) & 15];
-    break;
-  default:
-    k = 1 + (k_code >> 2) % 4;
-    break;
-  }
+  const std::size_t k = read_k(k_code, n);
   const std::size_t kk = std::min(k, n);
   const unsigned strides_code = in.u8();
   const std::size_t is = read_output_stride(strides_code & 15, kk);
@@ -2256,21 +2256,7 @@ template <lowp K> void run_lowp_topk(input_bytes &in, const run_options &o) {
   const unsigned k_code = in.u8();
   const int metric = read_metric(in);
   fit_search(m, n, dim, {qs, bs});
-  std::size_t k = 0;
-  switch (k_code & 3) {
-  case 0:
-    k = k_code >> 2; // 0 (refused) to 63
-    break;
-  case 1:
-    k = n + (k_code >> 2) % 3; // all of them, or more
-    break;
-  case 2:
-    k = k_huge[(k_code >> 2) & 15];
-    break;
-  default:
-    k = 1 + (k_code >> 2) % 4;
-    break;
-  }
+  const std::size_t k = read_k(k_code, n);
   const std::size_t kk = std::min(k, n);
   const unsigned strides_code = in.u8();
   const std::size_t is = read_output_stride(strides_code & 15, kk);
