@@ -26,7 +26,7 @@
 
 #include "elements.hpp"
 #include "kernels/rows.hpp"
-#include "simd/lowp.hpp"
+#include "simd/lowp_sums.hpp"
 
 namespace vo::kernels {
 
