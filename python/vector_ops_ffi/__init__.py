@@ -54,6 +54,7 @@ from ._info import __version__, info, simd_level, simd_levels
 from ._lowp import QuantizedRows, quantize
 from ._rows import batch_normalize, cosine_similarity, dot, norms
 from ._search import METRICS, Metric, TopK, cdist, top_k
+from ._store import load, save
 from ._threadpool import get_num_threads, num_threads, set_num_threads
 
 __all__ = [
@@ -71,9 +72,11 @@ __all__ = [
     "dot",
     "get_num_threads",
     "info",
+    "load",
     "norms",
     "num_threads",
     "quantize",
+    "save",
     "set_num_threads",
     "simd_level",
     "simd_levels",

@@ -323,7 +323,7 @@ def _inplace_array(vectors: Any) -> np.ndarray:
     return vectors
 
 
-_NONFINITE_MODES = {"propagate": lib.VO_NONFINITE_PROPAGATE, "raise": lib.VO_NONFINITE_RAISE}
+NONFINITE_MODES = {"propagate": lib.VO_NONFINITE_PROPAGATE, "raise": lib.VO_NONFINITE_RAISE}
 
 
 def batch_normalize(
@@ -373,7 +373,7 @@ def batch_normalize(
     vector_ops_ffi._errors.VectorOpsValueError:
         batch_normalize: row 1 holds NaN or infinity (nonfinite='raise')
     """
-    mode = _NONFINITE_MODES.get(nonfinite) if isinstance(nonfinite, str) else None
+    mode = NONFINITE_MODES.get(nonfinite) if isinstance(nonfinite, str) else None
     if mode is None:
         raise ValueError(f"nonfinite must be 'propagate' or 'raise', got {nonfinite!r}")
     if dtype is not None:

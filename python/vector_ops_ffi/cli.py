@@ -27,6 +27,7 @@ from ._errors import VectorOpsError
 from ._info import __version__, info, simd_level, simd_levels
 from ._rows import batch_normalize, cosine_similarity
 from ._search import METRICS, top_k
+from ._store import load_header, scales_path
 from ._threadpool import set_num_threads
 
 PROG = "vector-ops"
@@ -61,6 +62,24 @@ def _whole_number(text: str, minimum: int) -> int:
 
 def _count(text: str) -> int:
     return _whole_number(text, 0)
+
+
+#: normalize --dtype: the stored types and their short names.
+STORED_TYPES = {
+    "float16": "float16",
+    "f16": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "int8": "int8",
+    "i8": "int8",
+}
+
+
+def _stored_type(text: str) -> str:
+    kind = STORED_TYPES.get(text.lower())
+    if kind is None:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(STORED_TYPES)}, got {text!r}")
+    return kind
 
 
 def _positive(text: str) -> int:
@@ -130,7 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     info_command = command(
-        "info", _run_info, "show which library is loaded, its version, SIMD level and threads"
+        "info",
+        _run_info,
+        "show which library is loaded, its version, SIMD level and threads; or what a vectors file holds",
+    )
+    info_command.add_argument(
+        "file",
+        metavar="FILE",
+        nargs="?",
+        help="a .npy file of vectors (any type vector_ops reads): show its type, shape and size instead",
     )
     info_command.add_argument("--json", action="store_true", help="print a JSON object instead of lines")
 
@@ -161,10 +188,20 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument(
         "--chunk-rows", type=_positive, metavar="ROWS", help="rows per chunk (default: 64 MB worth of rows)"
     )
+    normalize.add_argument(
+        "--dtype",
+        type=_stored_type,
+        metavar="TYPE",
+        help="store DST as float16 (f16), bfloat16 (bf16) or int8 (i8; codes in DST, scales in "
+        "DST's .scales.npy) instead of SRC's type",
+    )
 
     search = command("search", _run_search, "exact top-k search of query vectors in a base .npy file")
     search.add_argument(
-        "base", metavar="BASE", help="base vectors: .npy file, 2-D float32/float64, rows = vectors"
+        "base",
+        metavar="BASE",
+        help="base vectors: .npy file, 2-D, rows = vectors (float32/float64, or float16, bfloat16 "
+        "and int8 as normalize --dtype writes them)",
     )
     search.add_argument("queries", metavar="QUERIES", help="query vectors: .npy file, 1-D (one) or 2-D")
     search.add_argument("-k", type=_positive, required=True, metavar="K", help="results per query")
@@ -180,6 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="ROWS",
         help="base rows per chunk (default: 64 MB worth of rows)",
+    )
+    search.add_argument(
+        "--rescore",
+        metavar="BASE_F32.npy",
+        help="two-stage search: score the K x OVERSAMPLE best rows of BASE again on these rows "
+        "(float32/float64, the same rows as BASE; memory-mapped, only the candidates are read)",
+    )
+    search.add_argument(
+        "--oversample",
+        type=_positive,
+        metavar="N",
+        help="candidates per result for --rescore (default: 4)",
     )
 
     bench = command(
@@ -219,8 +268,27 @@ def _apply_global_options(args: argparse.Namespace) -> None:
 # ---- commands -------------------------------------------------------------------------
 
 
+def _file_info(path: str) -> dict[str, Any]:
+    try:
+        h, hs = load_header(path)
+    except (OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    files = [path] + ([scales_path(path)] if hs is not None else [])
+    size = sum(os.path.getsize(f) for f in files)
+    rows, dim = h.shape
+    per_vector = h.row_bytes + (4 if hs is not None else 0)
+    return {
+        "file": path,
+        "type": h.kind,
+        "shape": f"{rows} x {dim}",
+        "bytes per vector": per_vector,
+        "size": f"{size} bytes ({size / 1e9:.3f} GB)" + (f" in {len(files)} files" if hs else ""),
+        **({"scales": scales_path(path)} if hs is not None else {}),
+    }
+
+
 def _run_info(args: argparse.Namespace) -> int:
-    details = info()
+    details = info() if args.file is None else _file_info(args.file)
     if args.json:
         print(json.dumps(details, indent=2))
     else:
@@ -239,6 +307,8 @@ def _run_normalize(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.dst} is the source file; add --inplace to normalize it in place")
     progress = False if args.quiet else None
     start = time.perf_counter()
+    if args.dtype is not None and args.inplace:
+        raise CommandError("--dtype writes a new file: it cannot be combined with --inplace")
     io.normalize_npy(
         args.src,
         args.dst,
@@ -247,14 +317,17 @@ def _run_normalize(args: argparse.Namespace) -> int:
         inplace=args.inplace,
         nonfinite=args.nonfinite,
         replace_readonly=args.force,
+        dtype=args.dtype,
     )
     elapsed = time.perf_counter() - start
     if not args.quiet:
-        header = io.read_header(args.dst)
+        source = io.read_header(args.src)
+        header, _ = load_header(args.dst)
         rows, dim = header.shape
         print(
-            f"normalized {rows} x {dim} {header.dtype.name} ({header.data_bytes / 1e6:.1f} MB) "
-            f"in {elapsed:.2f} s ({_gigabytes_per_second(header.data_bytes, elapsed)}) -> {args.dst}",
+            f"normalized {rows} x {dim} {source.kind} ({source.data_bytes / 1e6:.1f} MB) "
+            f"in {elapsed:.2f} s ({_gigabytes_per_second(source.data_bytes, elapsed)}) -> {args.dst}"
+            + ("" if header.kind == source.kind else f" ({header.kind})"),
             file=sys.stderr,
         )
     return 0
@@ -304,8 +377,17 @@ def _run_search(args: argparse.Namespace) -> int:
     queries = _load_queries(args.queries)
     progress = False if args.quiet else None
     start = time.perf_counter()
+    if args.oversample is not None and args.rescore is None:
+        raise CommandError("--oversample applies to --rescore: give the full-precision rows too")
     indices, scores = io.top_k_npy(
-        args.base, queries, args.k, args.metric, chunk_rows=args.chunk_rows, progress=progress
+        args.base,
+        queries,
+        args.k,
+        args.metric,
+        chunk_rows=args.chunk_rows,
+        progress=progress,
+        rescore=args.rescore,
+        oversample=args.oversample,
     )
     elapsed = time.perf_counter() - start
     if args.out is not None:

@@ -41,167 +41,38 @@ array([[0.6, 0.8],
 from __future__ import annotations
 
 import contextlib
-import errno
-import io
 import operator
 import os
-import re
-from typing import Any, BinaryIO, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from . import _lowp, _npy, _search
 from ._convert import as_float_array
 from ._errors import VectorOpsError, dimension_mismatch, nonfinite_row_error
 from ._files import StrPath, atomic_output, check_replaceable, same_file
+from ._npy import (
+    BF16_FILE_DTYPE,
+    FLOAT_KINDS,
+    NpyHeader,
+    advise_sequential,
+    header_bytes,
+    read_exactly,
+    read_header,
+    write_all,
+)
 from ._order import merge_top_k
 from ._progress import Progress
-from ._rows import batch_normalize
+from ._rows import NONFINITE_MODES, batch_normalize
 from ._search import TopK, top_k
+from ._store import RowFile, load_header, scales_path
 
 __all__ = ["NpyHeader", "atomic_output", "normalize_npy", "read_header", "same_file", "top_k_npy"]
 
 #: Default size of one chunk, in bytes: large enough that per-chunk overhead
 #: vanishes, small enough to keep the peak far below 512 MB.
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
-
-_SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-class NpyHeader(NamedTuple):
-    """What ``normalize_npy`` and ``top_k_npy`` need to know about a ``.npy`` file."""
-
-    shape: tuple[int, int]
-    dtype: np.dtype[Any]
-    offset: int  # where the data starts, in bytes
-
-    @property
-    def row_bytes(self) -> int:
-        return self.shape[1] * self.dtype.itemsize
-
-    @property
-    def data_bytes(self) -> int:
-        return self.shape[0] * self.row_bytes
-
-
-# The header dictionary as np.save writes it, e.g.
-# {'descr': '<f4', 'fortran_order': False, 'shape': (3000, 96), }
-# parsed here rather than by numpy's reader: that one calls ast.literal_eval,
-# and CPython 3.11 before 3.11.8 can fail an AST conversion running in two
-# threads at once (SystemError: AST constructor recursion depth mismatch).
-_HEADER_TOKEN = re.compile(r"\s*(?:('[^'\\]*'|\"[^\"\\]*\")|(\d+)|(True|False)|([{}():,\[\]]))")
-
-
-def _read_header_dict(f: BinaryIO, version: tuple[int, int]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
-    if version not in ((1, 0), (2, 0), (3, 0)):
-        raise ValueError(f"unknown format version {version[0]}.{version[1]}")
-    size_bytes = 2 if version == (1, 0) else 4
-    raw = f.read(size_bytes)
-    if len(raw) != size_bytes:
-        raise ValueError("the file ends inside the header")
-    length = int.from_bytes(raw, "little")
-    text_bytes = f.read(length)
-    if len(text_bytes) != length:
-        raise ValueError("the file ends inside the header")
-    text = text_bytes.decode("utf-8" if version == (3, 0) else "latin1")
-    tokens: list[tuple[str, object]] = []
-    pos, end = 0, len(text.rstrip())
-    while pos < end:
-        m = _HEADER_TOKEN.match(text, pos)
-        if m is None:
-            raise ValueError(f"unexpected text {text[pos : pos + 20]!r}")
-        string, number, boolean, punct = m.groups()
-        if string is not None:
-            tokens.append(("str", string[1:-1]))
-        elif number is not None:
-            tokens.append(("int", int(number)))
-        elif boolean is not None:
-            tokens.append(("bool", boolean == "True"))
-        else:
-            tokens.append((punct, None))
-        pos = m.end()
-    values: dict[str, object] = {}
-    i = 0
-
-    def expect(kind: str) -> object:
-        nonlocal i
-        if i >= len(tokens) or tokens[i][0] != kind:
-            raise ValueError(f"expected {kind!r} in {text.strip()!r}")
-        i += 1
-        return tokens[i - 1][1]
-
-    expect("{")
-    while i < len(tokens) and tokens[i][0] != "}":
-        key = str(expect("str"))
-        expect(":")
-        kind = tokens[i][0] if i < len(tokens) else "end"
-        if kind == "(":
-            i += 1
-            dims: list[int] = []
-            while i < len(tokens) and tokens[i][0] != ")":
-                dims.append(int(expect("int")))  # type: ignore[call-overload]
-                if i < len(tokens) and tokens[i][0] == ",":
-                    i += 1
-            expect(")")
-            values[key] = tuple(dims)
-        elif kind == "[":
-            raise ValueError("structured dtypes are not supported (expected float32 or float64)")
-        elif kind in ("str", "bool", "int"):
-            values[key] = tokens[i][1]
-            i += 1
-        else:
-            raise ValueError(f"unexpected {kind!r} in {text.strip()!r}")
-        if i < len(tokens) and tokens[i][0] == ",":
-            i += 1
-    expect("}")
-    if i != len(tokens) or set(values) != {"descr", "fortran_order", "shape"}:
-        raise ValueError(f"expected the keys descr, fortran_order and shape in {text.strip()!r}")
-    descr, fortran_order, shape = values["descr"], values["fortran_order"], values["shape"]
-    if not isinstance(descr, str) or not isinstance(fortran_order, bool) or not isinstance(shape, tuple):
-        raise ValueError(f"unexpected value types in {text.strip()!r}")
-    return shape, fortran_order, np.dtype(descr)
-
-
-def read_header(path: StrPath) -> NpyHeader:
-    """Read and check the header of a ``.npy`` file of float32/float64 rows.
-
-    Raises ``FileNotFoundError`` (and the other ``OSError``s of ``open``) for a
-    file that cannot be read, ``ValueError`` for a file that is not ``.npy``,
-    holds another dtype, is not 2-D, is in Fortran order or is shorter than
-    its header says.
-    """
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        try:
-            version = np.lib.format.read_magic(f)
-        except ValueError:
-            raise ValueError(f"{path}: not a .npy file (the NumPy magic string is missing)") from None
-        try:
-            shape, fortran_order, dtype = _read_header_dict(f, version)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{path}: malformed .npy header ({exc})") from None
-        offset = f.tell()
-        size = os.fstat(f.fileno()).st_size
-    if dtype not in _SUPPORTED_DTYPES:
-        if dtype.kind == "f" and dtype.newbyteorder("=") in _SUPPORTED_DTYPES:
-            hint = "non-native byte order; rewrite it with arr.astype(arr.dtype.newbyteorder('='))"
-        else:
-            hint = "expected float32 or float64"
-        raise ValueError(f"{path}: dtype {dtype.str} is not supported ({hint})")
-    if len(shape) != 2:
-        raise ValueError(f"{path}: expected a 2-D array (one vector per row), got shape {shape}")
-    if fortran_order:
-        raise ValueError(
-            f"{path}: the array is stored in Fortran (column-major) order; rows must be contiguous "
-            "(rewrite it with np.save(path, np.ascontiguousarray(arr)))"
-        )
-    header = NpyHeader((int(shape[0]), int(shape[1])), dtype, offset)
-    if size < offset + header.data_bytes:
-        raise ValueError(
-            f"{path}: truncated: the header announces {header.data_bytes} bytes of data, "
-            f"the file holds {max(size - offset, 0)}"
-        )
-    return header
 
 
 def _chunk_rows(chunk_rows: int | None, header: NpyHeader) -> int:
@@ -211,38 +82,6 @@ def _chunk_rows(chunk_rows: int | None, header: NpyHeader) -> int:
     if rows < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {rows}")
     return rows
-
-
-def _read_exactly(f: BinaryIO, view: memoryview, path: str) -> None:
-    filled = 0
-    while filled < len(view):
-        n = f.readinto(view[filled:])
-        if not n:
-            raise OSError(errno.EIO, f"{path}: file ended early (was it truncated while being read?)")
-        filled += n
-
-
-def _write_all(f: BinaryIO, view: memoryview) -> None:
-    # Unbuffered files: a BufferedWriter handed a large block is several times
-    # slower than write(2), and a raw write may be short.
-    written = 0
-    while written < len(view):
-        written += f.write(view[written:])
-
-
-def _header_bytes(header: NpyHeader) -> bytes:
-    out = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        out,
-        {"descr": np.lib.format.dtype_to_descr(header.dtype), "fortran_order": False, "shape": header.shape},
-    )
-    return out.getvalue()
-
-
-def _advise_sequential(f: BinaryIO, offset: int) -> None:
-    if hasattr(os, "posix_fadvise"):
-        with contextlib.suppress(OSError):
-            os.posix_fadvise(f.fileno(), offset, 0, os.POSIX_FADV_SEQUENTIAL)
 
 
 _NonfiniteMode = Literal["propagate", "raise"]
@@ -257,6 +96,7 @@ def normalize_npy(
     inplace: bool = False,
     nonfinite: _NonfiniteMode = "propagate",
     replace_readonly: bool = False,
+    dtype: Any = None,
 ) -> None:
     """L2-normalize every row of the ``.npy`` file ``src`` into ``dst``, a chunk of rows at a time.
 
@@ -281,6 +121,13 @@ def normalize_npy(
     changes it by rounding at most); with ``nonfinite="raise"`` the rows
     before the chunk holding the bad row are already rewritten.
 
+    ``dtype="float16"``, ``"bfloat16"`` or ``"int8"`` converts as it goes:
+    ``dst`` then holds the normalized rows in that type, as
+    ``batch_normalize(np.load(src), dtype=dtype)`` gives them, in the layout
+    ``vector_ops_ffi.load`` reads (int8: the codes in ``dst`` and the scales
+    in ``scales_path(dst)``, both written atomically; rows holding NaN or
+    infinity get zero codes and a NaN scale). Not with ``inplace=True``.
+
     ``progress``: ``None`` shows a bar when stderr is a terminal and the work
     lasts more than two seconds, ``True`` always, ``False`` never.
 
@@ -304,7 +151,12 @@ def normalize_npy(
         raise ValueError(f"{dst} is the source file; pass inplace=True to normalize it in place")
     if inplace and not same:
         raise ValueError(f"inplace=True rewrites src itself; dst ({dst}) must name the same file")
-    if same:
+    if dtype is not None:
+        kind = _lowp.type_name(dtype)
+        if inplace:
+            raise ValueError(f"dtype={kind!r} writes a new file: it cannot be combined with inplace=True")
+        _convert_to_new_file(src, dst, header, rows, progress, nonfinite, replace_readonly, kind)
+    elif same:
         check_replaceable(dst, src, replace_readonly)
         _normalize_in_place(src, header, rows, progress, nonfinite)
     else:
@@ -342,19 +194,72 @@ def _normalize_to_new_file(
     buffer, raw = _chunk_buffer(header, rows)
     with open(src, "rb", buffering=0) as fin:
         fin.seek(header.offset)
-        _advise_sequential(fin, header.offset)
+        advise_sequential(fin, header.offset)
         with (
             atomic_output(dst, size=needed, replace_readonly=replace_readonly) as out,
             Progress(header.data_bytes, desc, progress) as bar,
         ):
-            _write_all(out, memoryview(_header_bytes(header)))
+            write_all(out, memoryview(header_bytes(header.shape, header.dtype)))
             for start in range(0, total_rows, rows):
                 n = min(rows, total_rows - start)
                 view = raw[: n * header.row_bytes]
-                _read_exactly(fin, view, src)
+                read_exactly(fin, view, src)
                 _normalize_chunk(buffer[:n], start, nonfinite, src)
-                _write_all(out, view)
+                write_all(out, view)
                 bar.update(len(view))
+
+
+def _convert_to_new_file(
+    src: str,
+    dst: str,
+    header: NpyHeader,
+    rows: int,
+    progress: bool | None,
+    nonfinite: _NonfiniteMode,
+    replace_readonly: bool,
+    kind: str,
+) -> None:
+    """``normalize_npy(dtype=kind)``: each chunk normalized and stored as ``kind`` by the library."""
+    total_rows, dim = header.shape
+    item = 1 if kind == "int8" else 2
+    file_dtype = {"float16": np.dtype("<f2"), "bfloat16": BF16_FILE_DTYPE, "int8": np.dtype(np.int8)}[kind]
+    head = header_bytes(header.shape, file_dtype)
+    scales_head = header_bytes((total_rows,), np.dtype("<f4"))
+    mode = NONFINITE_MODES[nonfinite]
+    buffer, raw = _chunk_buffer(header, rows)
+    desc = f"normalize {os.path.basename(src)} to {kind}"
+    with contextlib.ExitStack() as stack:
+        scales_out = None
+        if kind == "int8":
+            scales_out = stack.enter_context(
+                atomic_output(
+                    scales_path(dst),
+                    size=len(scales_head) + 4 * total_rows,
+                    replace_readonly=replace_readonly,
+                )
+            )
+            write_all(scales_out, memoryview(scales_head))
+        out = stack.enter_context(
+            atomic_output(dst, size=len(head) + total_rows * dim * item, replace_readonly=replace_readonly)
+        )
+        fin = stack.enter_context(open(src, "rb", buffering=0))
+        bar = stack.enter_context(Progress(header.data_bytes, desc, progress))
+        fin.seek(header.offset)
+        advise_sequential(fin, header.offset)
+        write_all(out, memoryview(head))
+        for start in range(0, total_rows, rows):
+            n = min(rows, total_rows - start)
+            view = raw[: n * header.row_bytes]
+            read_exactly(fin, view, src)
+            stored = _lowp.normalize_to(
+                buffer[:n], kind, mode, lambda row, start=start: nonfinite_row_error(start + row, src)
+            )
+            if scales_out is not None:
+                write_all(out, memoryview(np.ascontiguousarray(stored.codes).reshape(-1).view(np.uint8)))
+                write_all(scales_out, memoryview(np.ascontiguousarray(stored.scales).view(np.uint8)))
+            else:
+                write_all(out, memoryview(np.ascontiguousarray(stored).reshape(-1).view(np.uint8)))
+            bar.update(len(view))
 
 
 def _normalize_in_place(
@@ -364,16 +269,16 @@ def _normalize_in_place(
     buffer, raw = _chunk_buffer(header, rows)
     desc = f"normalize {os.path.basename(path)}"
     with open(path, "r+b", buffering=0) as f, Progress(header.data_bytes, desc, progress) as bar:
-        _advise_sequential(f, header.offset)
+        advise_sequential(f, header.offset)
         for start in range(0, total_rows, rows):
             n = min(rows, total_rows - start)
             view = raw[: n * header.row_bytes]
             position = header.offset + start * header.row_bytes
             f.seek(position)
-            _read_exactly(f, view, path)
+            read_exactly(f, view, path)
             _normalize_chunk(buffer[:n], start, nonfinite, path)
             f.seek(position)
-            _write_all(f, view)
+            write_all(f, view)
             bar.update(len(view))
         os.fsync(f.fileno())
 
@@ -389,21 +294,32 @@ def top_k_npy(
     *,
     chunk_rows: int | None = None,
     progress: bool | None = None,
+    rescore: Any = None,
+    oversample: int | None = None,
 ) -> TopK:
     """Exact ``top_k(queries, base, k, metric)`` where ``base`` is a ``.npy`` file read a chunk at a time.
 
-    The result equals the in-memory ``top_k`` on ``np.load(base_path)``:
+    The result equals the in-memory ``top_k`` on ``vector_ops_ffi.load(base_path)``:
     ``TopK(indices, scores)``, best first, ties broken by the lower index, at most
-    ``k`` columns (fewer when the base has fewer rows). ``queries`` stays in
-    memory; the base needs only one chunk of memory at a time (default 64 MB
-    of rows). ``progress`` as for ``normalize_npy``.
+    ``k`` columns (fewer when the base has fewer rows). The file may hold any
+    type ``load`` reads (float32, float64, float16, bfloat16, int8 with its
+    scales file); queries are converted to it as ``top_k`` does. ``queries``
+    stays in memory; the base needs only one chunk of memory at a time
+    (default 64 MB of rows). ``progress`` as for ``normalize_npy``.
 
-    Raises the errors of ``read_header`` for the file and those of ``top_k``
-    for the arguments.
+    ``rescore=`` (an array, or the path of a float32/float64 ``.npy`` file of
+    the same rows, memory-mapped) and ``oversample=`` as for ``top_k``: the
+    ``k * oversample`` best rows of the file are scored again on those rows
+    of ``rescore``, and only those are read. The result equals the in-memory
+    ``top_k(..., rescore=...)``.
+
+    Raises the errors of ``read_header`` (or ``load``) for the file and those
+    of ``top_k`` for the arguments.
     """
     base_path = os.fspath(base_path)
-    header = read_header(base_path)
+    header, scales_header = load_header(base_path)
     total_rows, dim = header.shape
+    lowp = header.kind not in ("float32", "float64")
     q = as_float_array(queries, "queries")
     single = q.ndim == 1
     q2 = q[np.newaxis, :] if single else q
@@ -411,34 +327,70 @@ def top_k_npy(
         raise ValueError(f"queries must be 1-D (one query) or 2-D (one query per row), got {q.ndim}-D")
     if q2.shape[1] != dim:
         raise dimension_mismatch("queries", q2.shape[1], "base", dim)
-    # top_k converts the queries to the base's dtype and copies strided rows:
-    # do it once here rather than once per chunk.
-    q2 = np.ascontiguousarray(q2, dtype=header.dtype)
+    factor = _search.oversample_factor(oversample, rescore)
+    rows_rescore: Any = None
+    if isinstance(rescore, (str, os.PathLike)):
+        shape = _npy.header(rescore, FLOAT_KINDS).shape  # read at the end, candidates only (RowFile)
+        if shape != (total_rows, dim):
+            raise ValueError(
+                f"rescore has shape {shape}, the base is {(total_rows, dim)}: rescore must hold the same rows"
+            )
+    elif rescore is not None:
+        rows_rescore = _search.rescore_rows(rescore, total_rows, dim)
+    first_k = k * factor if rescore is not None else k
+    if not lowp:
+        # top_k converts the queries to the base's dtype and copies strided rows:
+        # do it once here rather than once per chunk.
+        q2 = np.ascontiguousarray(q2, dtype=header.dtype)
     rows = _chunk_rows(chunk_rows, header)
     buffer, raw = _chunk_buffer(header, rows)
+    scales = np.empty(min(rows, total_rows), np.float32) if scales_header is not None else None
 
+    def chunk(n: int) -> Any:
+        if header.kind == "int8":
+            assert scales is not None
+            return _lowp.QuantizedRows(buffer[:n], scales[:n])
+        if header.kind == "bfloat16":
+            return buffer[:n].view(np.uint16)
+        return buffer[:n]
+
+    dtype = "bfloat16" if header.kind == "bfloat16" else None
     best: tuple[Any, Any] | None = None
     desc = f"top-k {os.path.basename(base_path)}"
-    with open(base_path, "rb", buffering=0) as f, Progress(header.data_bytes, desc, progress) as bar:
+    with contextlib.ExitStack() as stack:
+        f = stack.enter_context(open(base_path, "rb", buffering=0))
+        fs = (
+            stack.enter_context(open(scales_path(base_path), "rb", buffering=0))
+            if scales is not None
+            else None
+        )
+        bar = stack.enter_context(Progress(header.data_bytes, desc, progress))
         f.seek(header.offset)
-        _advise_sequential(f, header.offset)
+        advise_sequential(f, header.offset)
+        if fs is not None and scales_header is not None:
+            fs.seek(scales_header.offset)
         for start in range(0, total_rows, rows):
             n = min(rows, total_rows - start)
             view = raw[: n * header.row_bytes]
-            _read_exactly(f, view, base_path)
-            indices, scores = top_k(q2, buffer[:n], k, metric)
+            read_exactly(f, view, base_path)
+            if fs is not None and scales is not None:
+                read_exactly(fs, memoryview(scales[:n].view(np.uint8)), scales_path(base_path))
+            indices, found = top_k(q2, chunk(n), first_k, metric, dtype=dtype)
             indices += start
             if best is None:
-                best = (indices, scores)
+                best = (indices, found)
             else:
                 best = merge_top_k(
                     np.concatenate((best[0], indices), axis=1),
-                    np.concatenate((best[1], scores), axis=1),
-                    k,
+                    np.concatenate((best[1], found), axis=1),
+                    first_k,
                     metric,
                 )
             bar.update(len(view))
     if best is None:  # no rows: let top_k give the empty result (and check k and metric)
-        best = top_k(q2, buffer[:0], k, metric)
-    indices, scores = best
-    return TopK(indices[0], scores[0]) if single else TopK(indices, scores)
+        best = top_k(q2, chunk(0), first_k, metric, dtype=dtype)
+    result = TopK(*best)
+    if rescore is not None:
+        with RowFile(rescore) if rows_rescore is None else contextlib.nullcontext(rows_rescore) as rows_of:
+            result = _search.rescored(result, _search.float_queries(q, None), rows_of, k, metric)
+    return TopK(result.indices[0], result.scores[0]) if single else result

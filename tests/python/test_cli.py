@@ -17,6 +17,7 @@ import pytest
 
 import vector_ops_ffi as vo
 from vector_ops_ffi import _errors
+from vector_ops_ffi import io as vio
 
 # `python -m vector_ops_ffi` and the console script's function, vector_ops_ffi.cli:main.
 MODULE = [sys.executable, "-m", "vector_ops_ffi"]
@@ -471,3 +472,83 @@ def test_simd_choices_are_the_levels_the_library_was_built_with():
     weakest = built[-1]
     details = json.loads(run("--simd", weakest, "info", "--json").stdout)
     assert details["simd_level"] == weakest
+
+
+# ---- reduced precision: normalize --dtype, search --rescore, info FILE ----------------------
+
+
+@pytest.mark.parametrize(("short", "kind"), [("f16", "float16"), ("bf16", "bfloat16"), ("i8", "int8")])
+def test_normalize_dtype_search_and_info(vectors, tmp_path, short, kind):
+    src, x = vectors
+    dst = tmp_path / f"{short}.npy"
+    done = run("normalize", "--dtype", short, src, dst)
+    assert done.returncode == 0, done.stderr
+    assert f"({kind})" in done.stderr
+    stored = vo.batch_normalize(x, dtype=kind)
+    loaded = vo.load(dst)
+    if kind == "int8":
+        np.testing.assert_array_equal(loaded.codes, stored.codes)
+        np.testing.assert_array_equal(loaded.scales, stored.scales)
+    else:
+        np.testing.assert_array_equal(np.asarray(loaded).view(np.uint16), np.asarray(stored).view(np.uint16))
+    shown = json.loads(run("info", "--json", dst).stdout)
+    assert shown["type"] == kind
+    assert shown["shape"] == "300 x 16"
+    assert shown["bytes per vector"] == {"float16": 32, "bfloat16": 32, "int8": 20}[kind]
+    # Two-stage search against the float32 normalized rows equals the library call.
+    full = tmp_path / "full.npy"
+    assert run("normalize", src, full).returncode == 0
+    queries = tmp_path / "q.npy"
+    np.save(queries, x[:4] + 0.01)
+    out = tmp_path / "r.npz"
+    done = run("search", dst, queries, "-k", "5", "--rescore", full, "--oversample", "3", "--out", out)
+    assert done.returncode == 0, done.stderr
+    want = vio.top_k_npy(dst, x[:4] + 0.01, 5, rescore=full, oversample=3, progress=False)
+    with np.load(out) as saved:
+        np.testing.assert_array_equal(saved["indices"], want.indices)
+        np.testing.assert_array_equal(saved["scores"], want.scores)
+
+
+def test_reduced_precision_cli_errors(vectors, tmp_path):
+    src, _ = vectors
+    assert run("normalize", "--dtype", "int4", src, tmp_path / "d.npy").returncode == 2
+    assert_clean_error(run("normalize", "--dtype", "i8", "--inplace", src, src), "cannot be combined")
+    assert_clean_error(run("search", src, src, "-k", "2", "--oversample", "2"), "applies to --rescore")
+    assert_clean_error(run("search", src, src, "-k", "2", "--rescore", tmp_path / "none.npy"), "none.npy")
+    assert_clean_error(run("info", tmp_path / "none.npy"), "none.npy")
+    np.save(tmp_path / "half.npy", np.ones((10, 16), np.float32))
+    assert_clean_error(
+        run("search", src, src, "-k", "2", "--rescore", tmp_path / "half.npy"), "rescore has shape"
+    )
+
+
+def test_normalize_to_int8_terminated_leaves_no_file(tmp_path):
+    """SIGTERM mid-conversion: neither the codes nor the scales file appears; the source is intact."""
+    src = tmp_path / "src.npy"
+    x = np.ones((400, 8), np.float32)
+    np.save(src, x)
+    before = src.read_bytes()
+    dst = tmp_path / "dst.npy"
+    code = textwrap.dedent(
+        f"""
+        import sys, time
+        import vector_ops_ffi._lowp as lowp
+        from vector_ops_ffi.cli import main
+        normalize_to = lowp.normalize_to
+        def slow(*args):
+            print("chunk", file=sys.stderr, flush=True)
+            time.sleep(0.1)
+            return normalize_to(*args)
+        lowp.normalize_to = slow
+        sys.exit(main(["normalize", "--dtype", "int8", {str(src)!r}, {str(dst)!r}, "--chunk-rows", "10"]))
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    assert child.stderr is not None
+    for _ in range(3):
+        assert child.stderr.readline() == "chunk\n"
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == 128 + signal.SIGTERM
+    child.stderr.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.npy"]
+    assert src.read_bytes() == before

@@ -122,7 +122,17 @@ def test_library_does_not_link_python(loaded_library_path):
         assert "libpython" not in linked
 
 
-PACKAGE_MODULES = ["", "._errors", "._convert", "._rows", "._search", "._threadpool", "._info", "._lowp"]
+PACKAGE_MODULES = [
+    "",
+    "._errors",
+    "._convert",
+    "._rows",
+    "._search",
+    "._threadpool",
+    "._info",
+    "._lowp",
+    "._store",
+]
 
 
 @pytest.mark.parametrize("module", PACKAGE_MODULES)

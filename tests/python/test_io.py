@@ -287,7 +287,7 @@ def test_disk_full_checked_before_writing(tmp_path, monkeypatch):
 
 def test_disk_full_while_writing_simulated(tmp_path, monkeypatch):
     src = save(tmp_path / "src.npy", sample(50, 8))
-    real_write_all = vio._write_all
+    real_write_all = vio.write_all
     writes = []
 
     def write_all(f, view):
@@ -296,7 +296,7 @@ def test_disk_full_while_writing_simulated(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_write_all(f, view)
 
-    monkeypatch.setattr(vio, "_write_all", write_all)
+    monkeypatch.setattr(vio, "write_all", write_all)
     with pytest.raises(OSError, match="filled up") as info:
         vio.normalize_npy(src, tmp_path / "dst.npy", chunk_rows=10, progress=False)
     assert info.value.errno == errno.ENOSPC
@@ -761,3 +761,57 @@ def test_big_file_killed_midway_leaves_source_and_no_result(big_file, tmp_path):
     assert len(left) <= 1
     assert all(name.startswith(".normalized.npy.") for name in left)
     assert _sha256(path) == digest
+
+
+@pytest.mark.parametrize("kind", ["int8", "bfloat16"])
+def test_big_file_conversion_and_two_stage_search_memory_is_bounded(big_file, tmp_path, kind):
+    """normalize_npy(dtype=) and top_k_npy(rescore=) over a 307 MB file: bounded peaks, exact spots."""
+    path, digest = big_file
+    dst = tmp_path / "stored.npy"
+    code = textwrap.dedent(
+        f"""
+        import json, time
+        import numpy as np
+        from vector_ops_ffi.io import normalize_npy, top_k_npy
+
+        def peak_kb():
+            with open("/proc/self/status") as f:
+                return int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+
+        baseline = peak_kb()
+        start = time.perf_counter()
+        normalize_npy({str(path)!r}, {str(dst)!r}, dtype={kind!r}, progress=False)
+        seconds = time.perf_counter() - start
+        converted = peak_kb()
+        queries = np.random.default_rng(1).standard_normal((50, {BIG_DIM}), dtype=np.float32)
+        found = top_k_npy({str(dst)!r}, queries, 10, rescore={str(path)!r}, progress=False)
+        np.save({str(tmp_path / "found.npy")!r}, found.indices)
+        print(json.dumps({{"baseline_kb": baseline, "converted_kb": converted, "peak_kb": peak_kb(),
+                           "seconds": seconds}}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    growth_mb = (report["converted_kb"] - report["baseline_kb"]) / 1024
+    search_mb = (report["peak_kb"] - report["baseline_kb"]) / 1024
+    print(
+        f"\nnormalize_npy(dtype={kind}), 307 MB: +{growth_mb:.0f} MB, {report['seconds']:.2f} s; "
+        f"top_k_npy(rescore=): +{search_mb:.0f} MB"
+    )
+    # A 64 MB chunk and its converted copy; the search adds a chunk and the candidates.
+    assert growth_mb < 160, report
+    assert search_mb < 256, report
+    assert _sha256(path) == digest
+    stored = vo.load(dst)
+    for start in range(0, BIG_ROWS, 50_000):
+        want = vo.batch_normalize(_read_rows(path, start, 500), dtype=kind)
+        got = stored[start : start + 500]
+        if kind == "int8":
+            np.testing.assert_array_equal(got.codes, want.codes)
+            np.testing.assert_array_equal(got.scales, want.scales)
+        else:
+            np.testing.assert_array_equal(np.asarray(got).view(np.uint16), np.asarray(want).view(np.uint16))
+    assert np.load(tmp_path / "found.npy").shape == (50, 10)
