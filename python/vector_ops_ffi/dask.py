@@ -34,12 +34,16 @@ import dask.array as da
 import numpy as np
 import numpy.typing as npt
 
+from . import _lowp, _npy, _search
 from ._errors import VectorOpsError, dimension_mismatch, nonfinite_row_error
+from ._lowp import QuantizedRows
+from ._npy import FLOAT_KINDS
 from ._order import merge_top_k
 from ._rows import batch_normalize as _batch_normalize
 from ._search import TopK
 from ._search import cdist as _cdist
 from ._search import top_k as _top_k
+from ._store import RowFile
 from ._threadpool import set_num_threads
 
 try:
@@ -82,7 +86,31 @@ def _normalize_block(
         raise nonfinite_row_error(start + int(bad[0])) from None
 
 
-def batch_normalize(x: npt.ArrayLike | da.Array, *, nonfinite: str = "propagate") -> da.Array:
+def _normalize_to_block(
+    block: np.ndarray, nonfinite: str, kind: str, block_info: dict[Any, Any] | None = None
+) -> np.ndarray:
+    """A block normalized and stored as ``kind``; int8 as rows of codes followed by the scale's 4 bytes."""
+    try:
+        stored = _batch_normalize(block, nonfinite=nonfinite, dtype=kind)
+    except VectorOpsError:
+        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        if nonfinite != "raise" or not bad.size or block_info is None:
+            raise
+        start = block_info[0]["array-location"][0][0]
+        raise nonfinite_row_error(start + int(bad[0])) from None
+    if kind != "int8":
+        return stored
+    packed = np.empty((block.shape[0], block.shape[1] + 4), np.int8)
+    packed[:, : block.shape[1]] = stored.codes
+    packed[:, block.shape[1] :] = stored.scales.astype(np.float32).view(np.int8).reshape(-1, 4)
+    return packed
+
+
+def _scales_of(packed: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(packed[:, -4:]).view(np.float32).reshape(-1)
+
+
+def batch_normalize(x: npt.ArrayLike | da.Array, *, nonfinite: str = "propagate", dtype: Any = None) -> Any:
     """Lazy ``vector_ops_ffi.batch_normalize`` of a Dask array (each row divided by its L2 norm).
 
     A 1-D array is one vector (its chunks are merged), a 2-D array one
@@ -91,8 +119,32 @@ def batch_normalize(x: npt.ArrayLike | da.Array, *, nonfinite: str = "propagate"
     those of the in-memory function; with ``nonfinite="raise"`` the error
     surfaces at compute time and names the row of the whole array, as the
     in-memory call does. Blocks are never modified in place.
+
+    ``dtype="float16"`` or ``"bfloat16"`` gives a Dask array of that type (as
+    the in-memory call: ml_dtypes bfloat16, else uint16 bits); ``"int8"`` a
+    pair ``(codes, scales)`` of Dask arrays with the same row chunks (2-D
+    input only), for ``top_k(..., scales=)`` or ``vo.QuantizedRows`` once
+    computed.
     """
     x = da.asarray(x)
+    if dtype is not None:
+        kind = _lowp.type_name(dtype)
+        x = _whole_rows(x, "x")
+        dim = x.shape[1]
+        meta = _normalize_to_block(_empty(np.dtype(np.float32), dim), nonfinite, kind)
+        stored = x.map_blocks(
+            _normalize_to_block,
+            nonfinite=nonfinite,
+            kind=kind,
+            dtype=meta.dtype,
+            meta=meta,
+            chunks=(x.chunks[0], (dim + 4,) if kind == "int8" else (dim,)),
+        )
+        if kind != "int8":
+            return stored
+        codes = stored[:, :dim]
+        scales = stored.map_blocks(_scales_of, drop_axis=1, dtype=np.float32, meta=np.empty(0, np.float32))
+        return codes, scales
     if x.ndim == 1:
         return batch_normalize(x[np.newaxis, :], nonfinite=nonfinite)[0]
     x = _whole_rows(x, "x")
@@ -157,15 +209,35 @@ def _pack(indices: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 
 def _top_k_block(
-    queries: np.ndarray, base: np.ndarray, k: int, metric: str, block_info: dict[Any, Any]
+    queries: np.ndarray,
+    base: np.ndarray,
+    *scales: np.ndarray,
+    k: int,
+    metric: str,
+    kind: Any,
+    block_info: dict[Any, Any],
 ) -> np.ndarray:
-    """top_k of a query block (m, 1, dim) in a base block (1, n, dim), base indices made global."""
-    start = block_info[1]["array-location"][1][
-        0
-    ]  # first base row of this block (map_blocks fills block_info)
-    indices, scores = _top_k(queries[:, 0, :], base[0], k, metric)
+    """top_k of a query block (m, 1, dim) in a base block (1, n, dim) (with its scales (1, n, 1)),
+    base indices made global."""
+    start = block_info[1]["array-location"][1][0]  # first base row of this block
+    rows = base[0] if not scales else QuantizedRows(base[0], scales[0][0, :, 0])
+    indices, found = _top_k(queries[:, 0, :], rows, k, metric, dtype=kind)
     indices += start
-    return _pack(indices, scores)
+    return _pack(indices, found)
+
+
+def _rescore_block(
+    candidates: np.ndarray, queries: np.ndarray, rescore: Any, k: int, metric: str
+) -> np.ndarray:
+    """The k best candidates of a query block, scored again on rescore's rows (a path: read by pread)."""
+    first = TopK(candidates["index"], candidates["score"])
+    q = _search.float_queries(queries, None)
+    if isinstance(rescore, str):
+        with RowFile(rescore) as rows:
+            best = _search.rescored(first, q, rows, k, metric)
+    else:
+        best = _search.rescored(first, q, rescore, k, metric)
+    return _pack(best.indices, best.scores)
 
 
 def _merge_block(candidates: np.ndarray, k: int, metric: str) -> np.ndarray:
@@ -179,6 +251,10 @@ def top_k(
     metric: str = "cosine",
     *,
     split_every: int = DEFAULT_SPLIT_EVERY,
+    scales: npt.ArrayLike | da.Array | None = None,
+    dtype: Any = None,
+    rescore: Any = None,
+    oversample: int | None = None,
 ) -> TopK:
     """Lazy exact ``vector_ops_ffi.top_k``: ``TopK(indices, scores)`` of the ``k`` best base rows per query.
 
@@ -189,6 +265,15 @@ def top_k(
     and one chunk of ``min(k, n)`` columns; it equals ``top_k`` on the whole
     arrays. ``queries`` may be 1-D (one query: 1-D results). The base's row
     chunk sizes must be known. ``k`` and ``metric`` are checked now.
+
+    The base may be float16 or bfloat16 (``dtype="bfloat16"`` for uint16
+    bits), or int8 codes with their ``scales`` (a 1-D array, one per row, as
+    ``batch_normalize(..., dtype="int8")`` returns them): the queries are
+    converted to its type as in ``vector_ops_ffi.top_k``. ``rescore=`` (the
+    path of a float32/float64 ``.npy`` file of the same rows, which every
+    worker must see, or a numpy array, shipped with the graph) and
+    ``oversample=``: two-stage search as in ``vector_ops_ffi.top_k``, each
+    query block rescoring its own candidates (reading only those rows).
     """
     k = operator.index(k)
     if operator.index(split_every) < 2:
@@ -199,19 +284,45 @@ def top_k(
     if any(math.isnan(c) for c in base.chunks[0]):
         raise ValueError("base has unknown chunk sizes: call base.compute_chunk_sizes() first")
     dim = queries.shape[1]
+    factor = _search.oversample_factor(oversample, rescore)
+    first_k = k * factor if rescore is not None else k
+    extra: list[da.Array] = []
+    probe_scales: tuple[np.ndarray, ...] = ()
+    if scales is not None:
+        sc = da.asarray(scales)
+        if sc.shape != (base.shape[0],):
+            raise ValueError(
+                f"scales has shape {sc.shape}: the base needs one scale per row, {(base.shape[0],)}"
+            )
+        extra = [sc.astype(np.float32).rechunk((base.chunks[0],))[np.newaxis, :, np.newaxis]]
+        probe_scales = (np.ones(1, np.float32),)
+    if rescore is not None:
+        rescore = os.fspath(rescore) if isinstance(rescore, (str, os.PathLike)) else rescore
+        shape = _npy.header(rescore, FLOAT_KINDS).shape if isinstance(rescore, str) else None
+        if shape is None:
+            _search.rescore_rows(rescore, base.shape[0], dim)
+        elif shape != (base.shape[0], dim):
+            raise ValueError(
+                f"rescore has shape {shape}, the base is {(base.shape[0], dim)}: "
+                "rescore must hold the same rows"
+            )
     # One call on a single row of each checks k, the metric and the dtypes now.
-    _, probe_scores = _top_k(np.zeros((1, dim), queries.dtype), np.zeros((1, dim), base.dtype), k, metric)
+    probe_base = np.zeros((1, dim), base.dtype)
+    probe = probe_base if not probe_scales else QuantizedRows(probe_base, probe_scales[0])
+    _, probe_scores = _top_k(np.zeros((1, dim), queries.dtype), probe, first_k, metric, dtype=dtype)
     candidates = _candidates_dtype(probe_scores.dtype)
 
-    widths = tuple(min(k, n) for n in base.chunks[0])
+    widths = tuple(min(first_k, n) for n in base.chunks[0])
     # Queries as (m, 1, dim) against the base as (1, n, dim): map_blocks
     # broadcasts them, so every query block meets every base block.
     parts = da.map_blocks(
         _top_k_block,
         queries[:, np.newaxis, :],
         base[np.newaxis, :, :],
-        k=k,
+        *extra,
+        k=first_k,
         metric=metric,
+        kind=dtype,
         drop_axis=2,
         chunks=(queries.chunks[0], widths),
         dtype=candidates,
@@ -221,11 +332,26 @@ def top_k(
         groups = [parts.chunks[1][i : i + split_every] for i in range(0, parts.numblocks[1], split_every)]
         parts = parts.rechunk({1: tuple(sum(g) for g in groups)}, method="tasks").map_blocks(
             _merge_block,
-            k=k,
+            k=first_k,
             metric=metric,
-            chunks=(parts.chunks[0], tuple(min(k, sum(g)) for g in groups)),
+            chunks=(parts.chunks[0], tuple(min(first_k, sum(g)) for g in groups)),
             dtype=candidates,
             meta=np.empty((0, 0), dtype=candidates),
+        )
+    if rescore is not None:
+        width = min(k, parts.shape[1])
+        dt = rescore.dtype if not isinstance(rescore, str) else _npy.header(rescore, FLOAT_KINDS).dtype
+        final = _candidates_dtype(np.dtype(dt))
+        parts = da.map_blocks(
+            _rescore_block,
+            parts,
+            queries,
+            rescore=rescore,
+            k=k,
+            metric=metric,
+            chunks=(parts.chunks[0], (width,)),
+            dtype=final,
+            meta=np.empty((0, 0), dtype=final),
         )
     indices, scores = parts["index"], parts["score"]
     return TopK(indices[0], scores[0]) if single else TopK(indices, scores)

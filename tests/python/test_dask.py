@@ -204,3 +204,60 @@ def test_plugin_sets_threads_per_worker(client):
         client.run(vo.set_num_threads, 0)
     with pytest.raises(ValueError, match="num_threads"):
         vd.VectorOpsPlugin(num_threads=-1)
+
+
+# ---- reduced precision and two-stage search --------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["float16", "bfloat16", "int8"])
+@pytest.mark.parametrize("chunks", [(37, -1), (500, 7)])
+def test_batch_normalize_dtype_and_top_k_over_it(client, kind, chunks):
+    x = data(300, 16)
+    x = np.nan_to_num(x)
+    lazy = vd.batch_normalize(da.from_array(x, chunks=chunks), dtype=kind)
+    want = vo.batch_normalize(x, dtype=kind)
+    queries = x[:23] + 0.01
+    if kind == "int8":
+        codes, scales = lazy
+        got_codes, got_scales = dask.compute(codes, scales)
+        np.testing.assert_array_equal(got_codes, want.codes)
+        np.testing.assert_array_equal(got_scales, want.scales)
+        res = vd.top_k(da.from_array(queries, chunks=(10, -1)), codes, 7, scales=scales)
+    else:
+        got = lazy.compute()
+        np.testing.assert_array_equal(np.asarray(got).view(np.uint16), np.asarray(want).view(np.uint16))
+        res = vd.top_k(da.from_array(queries, chunks=(10, -1)), lazy, 7)
+    expected = vo.top_k(queries, want, 7)
+    indices, scores = dask.compute(res.indices, res.scores)
+    np.testing.assert_array_equal(indices, expected.indices)
+    np.testing.assert_array_equal(scores, expected.scores)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_two_stage_top_k_with_rescore(client, tmp_path, metric):
+    x = np.nan_to_num(data(400, 12))
+    full = vo.batch_normalize(x)
+    path = tmp_path / "full.npy"
+    np.save(path, full)
+    codes, scales = vd.batch_normalize(da.from_array(x, chunks=(90, -1)), dtype="int8")
+    queries = da.from_array(x[:30] + 0.02, chunks=(8, -1))
+    stored = vo.batch_normalize(x, dtype="int8")
+    want = vo.top_k(x[:30] + 0.02, stored, 5, metric, rescore=full, oversample=3)
+    for rescore in (path, full):
+        res = vd.top_k(queries, codes, 5, metric, scales=scales, rescore=rescore, oversample=3)
+        indices, found = dask.compute(res.indices, res.scores)
+        np.testing.assert_array_equal(indices, want.indices)
+        np.testing.assert_array_equal(found, want.scores)
+
+
+def test_reduced_precision_dask_errors(client):
+    x = np.nan_to_num(data(50, 8))
+    codes, scales = vd.batch_normalize(da.from_array(x, chunks=(20, -1)), dtype="int8")
+    with pytest.raises(ValueError, match="one scale per row"):
+        vd.top_k(x[:2], codes, 3, scales=scales[:10])
+    with pytest.raises(ValueError, match="rescore has shape"):
+        vd.top_k(x[:2], codes, 3, scales=scales, rescore=x[:10])
+    with pytest.raises(ValueError, match="oversample= applies to rescore="):
+        vd.top_k(x[:2], codes, 3, scales=scales, oversample=2)
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        vd.batch_normalize(x, dtype="int4")

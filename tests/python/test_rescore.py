@@ -129,3 +129,26 @@ def test_rescore_errors_name_the_problem_and_change_nothing():
     with pytest.raises(ValueError, match="oversample= applies to rescore="):
         vo.top_k(x[:2], base, 3, oversample=2)
     np.testing.assert_array_equal(x, before)
+
+
+def test_two_stage_example_runs_and_rescoring_recovers_recall():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "two_stage_search.py"
+    if not example.is_file():
+        pytest.skip("no source tree here (the examples are not installed)")
+    done = subprocess.run(
+        [sys.executable, str(example), "--rows", "3000", "--dim", "32", "--queries", "50"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = {line.rsplit(None, 3)[0].strip(): line.split() for line in done.stdout.splitlines()[2:]}
+    coarse = float(lines["int8"][-1])
+    rescored = float(next(v for k, v in lines.items() if k.startswith("int8 + float32"))[-1])
+    assert rescored >= coarse
+    assert rescored >= 0.99
