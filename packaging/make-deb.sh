@@ -82,7 +82,9 @@ grep -E '^(Ok|Fail|Skipped|Expected Fail|Unexpected Pass|Timeout):' "$deb_dir/bu
 changes=$(ls "$deb_dir"/vector-ops_"$version"-*_"$(dpkg --print-architecture)".changes)
 lintian_rc=0
 lintian --fail-on error --display-info --pedantic "$changes" >"$deb_dir/lintian.txt" 2>&1 || lintian_rc=$?
-echo "lintian ($(grep -c . "$deb_dir/lintian.txt" || true) tags; accepted ones: README.md \"For packagers\"):"
+# Only the tag lines ("W: package: tag ...") count: lintian also writes its own
+# notices there (as root: "running with root privileges is not recommended!").
+echo "lintian ($(grep -cE '^[A-Z]: ' "$deb_dir/lintian.txt" || true) tags; accepted ones: README.md \"For packagers\"):"
 sed 's/^/  /' "$deb_dir/lintian.txt"
 : >"$deb_dir/contents.txt"
 for deb in "$deb_dir"/*.deb; do

@@ -57,7 +57,10 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 cd /smoke
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends ./debs/*.deb >/dev/null
+# Dpkg::Use-Pty=0: nothing is mounted on the chroot's /dev/pts, where apt would
+# open a pseudo-terminal for dpkg (it then prints "E: Can not write log" and
+# carries on).
+apt-get install -y -qq --no-install-recommends -o Dpkg::Use-Pty=0 ./debs/*.deb >/dev/null
 dpkg-query -W -f='installed: ${Package} ${Version}\n' libvector-ops0 libvector-ops-dev python3-vector-ops-ffi
 
 # 1. pkg-config

@@ -425,36 +425,99 @@ def norms(op: Operand) -> Any:
     return float(out[0]) if op.data.ndim == 1 else out
 
 
-def normalize_to(x: np.ndarray, kind: str, mode: int, nonfinite_error: Any) -> Any:
-    """``batch_normalize(x, dtype=kind)``: float32 rows normalized and stored as ``kind`` in one call."""
+def _out_rows(
+    arr: Any, name: str, dtype: np.dtype[Any], shape: tuple[int, ...], inputs: tuple[Any, ...]
+) -> np.ndarray:
+    """``out=``'s array viewed as the library writes it (2-D), after every check."""
+    if not isinstance(arr, ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(arr).__name__}")
+    if arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, the result has shape {shape}")
+    if not arr.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    check_mapping(arr, name)
+    for x in inputs:
+        if np.may_share_memory(arr, x):
+            raise ValueError(f"{name} overlaps the input")
+    view = arr.view(dtype=dtype, type=ndarray)
+    return view.reshape(1, -1) if view.ndim == 1 else view
+
+
+def _out_of(out: Any, kind: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """(the 2-D storage to write, the scales to write or None, its row stride) of ``out=``."""
+    if kind == "int8":
+        if not isinstance(out, QuantizedRows):
+            raise TypeError(
+                f"out must be QuantizedRows(codes, scales) for dtype='int8', got {type(out).__name__}"
+            )
+        if out.codes.dtype != I8 or out.scales.dtype != F32:
+            raise TypeError("out must hold int8 codes and float32 scales")
+        codes = _out_rows(out.codes, "out.codes", I8, x.shape, (x,))
+        scales = _out_rows(out.scales, "out.scales", F32, x.shape[:-1], (x, out.codes))
+        if not scales.flags.c_contiguous:
+            raise ValueError("out.scales must be contiguous")
+        data, scale_rows = codes, scales.reshape(-1)
+    else:
+        dt = out.dtype if isinstance(out, ndarray) else None
+        if dt is None or not (
+            dt == U16 or (kind == "float16" and dt == F16) or (kind == "bfloat16" and _is_bfloat16(dt))
+        ):
+            raise TypeError(
+                f"out must be a {'float16' if kind == 'float16' else 'bfloat16 (or uint16)'} array "
+                f"for dtype={kind!r}, got {getattr(out, 'dtype', type(out).__name__)}"
+            )
+        data, scale_rows = _out_rows(out, "out", U16, x.shape, (x,)), None
+    stride = row_stride(data, allow_broadcast=False)
+    if stride is None:
+        raise ValueError("out must be aligned, with contiguous elements in each row and row strides >= dim")
+    return data, scale_rows, stride
+
+
+def normalize_to(x: np.ndarray, kind: str, mode: int, nonfinite_error: Any, out: Any = None) -> Any:
+    """``batch_normalize(x, dtype=kind)``: float32 rows normalized and stored as ``kind`` in one call.
+
+    With ``out`` (an array of the type, or ``QuantizedRows`` for int8, of x's
+    shape), the rows are written there and ``out`` is returned.
+    """
     k = LOWP_KERNELS[kind]
     x = x.astype(F32, copy=False)
     x2 = _rows2(x)
     rows, dim = x2.shape
+    if out is not None:
+        dst, scales, out_stride = _out_of(out, kind, x)
+    else:
+        dst = np.empty((rows, dim), k.dtype)
+        scales = np.empty(rows, F32) if kind == "int8" else None
+        out_stride = dim
     stride = row_stride(x2, allow_broadcast=False)
     if stride is None:
         x2 = x2.copy(order="C")
         stride = dim
     src = ffi.cast("float *", x2.ctypes.data) if rows and dim else _buf("float", np.empty(0, F32))
-    out = np.empty((rows, dim), k.dtype)
     first = ffi.new("size_t[1]")
-    if kind == "int8":
-        scales = np.empty(rows, F32)
-        status = k.normalize(
-            src, rows, dim, stride, mode, _buf("int8_t", out), _buf("float", scales), dim, first
-        )
+    # The output from its first element (its rows may be strided).
+    if rows and dim:
+        ptr = ffi.cast("int8_t *" if kind == "int8" else "uint16_t *", dst.ctypes.data)
     else:
-        status = k.normalize(src, rows, dim, stride, mode, _buf("uint16_t", out), dim, first)
+        ptr = _buf("int8_t" if kind == "int8" else "uint16_t", np.empty(0, k.dtype))
+    if kind == "int8":
+        assert scales is not None
+        status = k.normalize(src, rows, dim, stride, mode, ptr, _buf("float", scales), out_stride, first)
+    else:
+        status = k.normalize(src, rows, dim, stride, mode, ptr, out_stride, first)
     if status == lib.VO_ERR_NONFINITE:
         raise nonfinite_error(int(first[0]))
     if status:
         raise status_error(status, "batch_normalize")
+    if out is not None:
+        return out
     if kind == "int8":
+        assert scales is not None
         if x.ndim == 1:
-            return QuantizedRows(out.reshape(-1), scales.reshape(()))
-        return QuantizedRows(out, scales)
-    out = out.reshape(x.shape)
+            return QuantizedRows(dst.reshape(-1), scales.reshape(()))
+        return QuantizedRows(dst, scales)
+    result = dst.reshape(x.shape)
     if kind == "float16":
-        return out.view(F16)
+        return result.view(F16)
     bf = _bfloat16_dtype()
-    return out if bf is None else out.view(bf)
+    return result if bf is None else result.view(bf)

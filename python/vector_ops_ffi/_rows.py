@@ -357,8 +357,11 @@ def batch_normalize(
     without ml_dtypes a uint16 array of the bits, ``QuantizedRows``). The
     input is read as float32 (other inputs are converted first). A row holding
     NaN or inf becomes all NaN (int8: zero codes and a NaN scale) or raises as
-    above; a zero row stays zero (int8: scale 0). Not with ``out=`` or
-    ``inplace=True``.
+    above; a zero row stays zero (int8: scale 0). ``out=`` then takes an array
+    of that type (float16; bfloat16 or uint16 bits) of the input's shape, or
+    for int8 ``QuantizedRows`` of writable int8 codes and float32 scales (a
+    memory map of a file made with ``np.lib.format.open_memmap`` works), and
+    is returned; rows may be strided. Not with ``inplace=True``.
 
     >>> import numpy as np
     >>> batch_normalize([[3.0, 4.0], [0.0, 0.0]])
@@ -378,14 +381,12 @@ def batch_normalize(
         raise ValueError(f"nonfinite must be 'propagate' or 'raise', got {nonfinite!r}")
     if dtype is not None:
         kind = _lowp.type_name(dtype)
-        if out is not None or inplace:
-            raise ValueError(
-                "batch_normalize: dtype= makes a new array; it takes neither out= nor inplace=True"
-            )
+        if inplace:
+            raise ValueError("batch_normalize: dtype= stores a new array; it does not take inplace=True")
         op = _lowp.operand(vectors, "vectors", None)
         check_ndim(op.data, "vectors")
         f = _lowp.to_float32(op) if op.type in _lowp.LOWP_TYPES else op.data
-        return _lowp.normalize_to(f, kind, mode, nonfinite_row_error)
+        return _lowp.normalize_to(f, kind, mode, nonfinite_row_error, out)
     if inplace:
         if out is not None:
             raise ValueError("pass either out= or inplace=True, not both")

@@ -379,7 +379,44 @@ def test_batch_normalize_nonfinite(kind):
         assert np.isnan(got[2].astype(np.float32)).all()
     with pytest.raises(ValueError, match="row 2 holds NaN or infinity"):
         vo.batch_normalize(x, dtype=kind, nonfinite="raise")
-    with pytest.raises(ValueError, match="dtype= makes a new array"):
+    with pytest.raises(ValueError, match="does not take inplace"):
         vo.batch_normalize(x, dtype=kind, inplace=True)
     with pytest.raises(ValueError, match="dtype must be one of"):
         vo.batch_normalize(x, dtype="float8")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_batch_normalize_dtype_into_out(kind, tmp_path):
+    x = RNG.standard_normal((40, 12)).astype(np.float32)
+    x[3] = 0.0
+    want = vo.batch_normalize(x, dtype=kind)
+    if kind == "int8":
+        # Into memory maps of .npy files, as a streaming writer would use them.
+        codes = np.lib.format.open_memmap(tmp_path / "c.npy", "w+", np.int8, x.shape)
+        scales = np.lib.format.open_memmap(tmp_path / "s.npy", "w+", np.float32, (40,))
+        out = vo.QuantizedRows(codes, scales)
+        assert vo.batch_normalize(x, dtype=kind, out=out) is out
+        np.testing.assert_array_equal(codes, want.codes)
+        np.testing.assert_array_equal(scales, want.scales)
+        with pytest.raises(TypeError, match="QuantizedRows"):
+            vo.batch_normalize(x, dtype=kind, out=np.empty(x.shape, np.int8))
+        with pytest.raises(ValueError, match="shape"):
+            vo.batch_normalize(x[:5], dtype=kind, out=out)
+    else:
+        wide = np.zeros((40, 20), np.uint16)
+        out = wide[:, 3:15]  # strided rows
+        got = vo.batch_normalize(x, dtype=kind, out=out)
+        assert got is out
+        np.testing.assert_array_equal(out, np.asarray(want).view(np.uint16))
+        assert not wide[:, :3].any()  # nothing outside out
+        assert not wide[:, 15:].any()
+        with pytest.raises(TypeError, match="must be a"):
+            vo.batch_normalize(x, dtype=kind, out=np.empty(x.shape, np.float32))
+        ro = np.empty(x.shape, np.uint16)
+        ro.flags.writeable = False
+        with pytest.raises(ValueError, match="read-only"):
+            vo.batch_normalize(x, dtype=kind, out=ro)
+        with pytest.raises(ValueError, match="overlaps"):
+            vo.batch_normalize(x, dtype=kind, out=x.view(np.uint16)[:, :12])
+    with pytest.raises(ValueError, match="inplace"):
+        vo.batch_normalize(x, dtype=kind, inplace=True)
