@@ -74,29 +74,16 @@ def _empty(dtype: np.dtype[Any], dim: int) -> np.ndarray:
 
 
 def _normalize_block(
-    block: np.ndarray, nonfinite: str, block_info: dict[Any, Any] | None = None
+    block: np.ndarray, nonfinite: str, kind: str | None = None, block_info: dict[Any, Any] | None = None
 ) -> np.ndarray:
-    try:
-        return _batch_normalize(block, nonfinite=nonfinite)
-    except VectorOpsError:
-        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
-        if nonfinite != "raise" or not bad.size or block_info is None:
-            raise
-        start = block_info[0]["array-location"][0][0]  # first row of this block in the whole array
-        raise nonfinite_row_error(start + int(bad[0])) from None
-
-
-def _normalize_to_block(
-    block: np.ndarray, nonfinite: str, kind: str, block_info: dict[Any, Any] | None = None
-) -> np.ndarray:
-    """A block normalized and stored as ``kind``; int8 as rows of codes followed by the scale's 4 bytes."""
+    """A block normalized (and stored as ``kind``: int8 as rows of codes followed by the scale's 4 bytes)."""
     try:
         stored = _batch_normalize(block, nonfinite=nonfinite, dtype=kind)
     except VectorOpsError:
         bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
         if nonfinite != "raise" or not bad.size or block_info is None:
             raise
-        start = block_info[0]["array-location"][0][0]
+        start = block_info[0]["array-location"][0][0]  # first row of this block in the whole array
         raise nonfinite_row_error(start + int(bad[0])) from None
     if kind != "int8":
         return stored
@@ -131,9 +118,9 @@ def batch_normalize(x: npt.ArrayLike | da.Array, *, nonfinite: str = "propagate"
         kind = _lowp.type_name(dtype)
         x = _whole_rows(x, "x")
         dim = x.shape[1]
-        meta = _normalize_to_block(_empty(np.dtype(np.float32), dim), nonfinite, kind)
+        meta = _normalize_block(_empty(np.dtype(np.float32), dim), nonfinite, kind)
         stored = x.map_blocks(
-            _normalize_to_block,
+            _normalize_block,
             nonfinite=nonfinite,
             kind=kind,
             dtype=meta.dtype,
