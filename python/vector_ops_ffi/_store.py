@@ -160,7 +160,7 @@ def save(path: StrPath, rows: Any, *, dtype: Any = None, replace_readonly: bool 
     ``atomic_output``'s rules (``replace_readonly`` as there).
 
     Raises ``ValueError`` for rows that are not 2-D and ``TypeError`` for
-    another type.
+    another type (lists and integer arrays included: they are not converted).
 
     >>> import tempfile, os
     >>> from vector_ops_ffi import quantize
@@ -173,6 +173,16 @@ def save(path: StrPath, rows: Any, *, dtype: Any = None, replace_readonly: bool 
     """
     path = os.fspath(path)
     kind = None if dtype is None else _lowp.type_name(dtype)
+    if not isinstance(rows, _lowp.QuantizedRows):
+        dt = getattr(rows, "dtype", None)
+        if not isinstance(rows, np.ndarray) or not (
+            dt in (np.float16, np.float32, np.float64) or _lowp.is_lowp(rows, kind)
+        ):
+            hint = " (bfloat16 bits: pass dtype='bfloat16')" if dt == np.uint16 else ""
+            raise TypeError(
+                "save takes a float16/float32/float64 or bfloat16 array, or QuantizedRows; "
+                f"got {type(rows).__name__}{'' if dt is None else ' of ' + str(dt)}{hint}"
+            )
     op = _lowp.operand(rows, "rows", kind)
     if op.data.ndim != 2:
         raise ValueError(f"save takes 2-D rows (one vector per row), got {op.data.ndim}-D")

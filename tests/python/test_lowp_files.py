@@ -39,7 +39,7 @@ def test_save_load_round_trips_exactly(tmp_path, kind, mmap):
     x[3] = 0.0
     stored = vo.quantize(x, kind)
     path = tmp_path / "rows.npy"
-    vo.save(path, stored)
+    vo.save(path, stored, dtype=kind)  # (without ml_dtypes, bfloat16 is uint16 bits)
     back = vo.load(path, mmap=mmap)
     same(back, stored)
     if kind == "int8":
@@ -180,3 +180,11 @@ def test_bad_low_precision_files_get_clear_errors(tmp_path):
         vo.load(s)
     with pytest.raises(ValueError, match="2-D"):
         vo.save(tmp_path / "v.npy", vo.quantize(rows(1, 4)[0], "float16"))
+    # Nothing is converted on the way to disk.
+    with pytest.raises(TypeError, match="pass dtype='bfloat16'"):
+        vo.save(tmp_path / "u.npy", np.zeros((2, 2), np.uint16))
+    with pytest.raises(TypeError, match="int32"):
+        vo.save(tmp_path / "u.npy", np.zeros((2, 2), np.int32))
+    with pytest.raises(TypeError, match="list"):
+        vo.save(tmp_path / "u.npy", [[1.0, 2.0]])
+    assert not (tmp_path / "u.npy").exists()

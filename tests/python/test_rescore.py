@@ -49,7 +49,7 @@ def test_rescoring_recovers_the_exact_answer():
     two = vo.top_k(queries, vo.quantize(x, "int8"), 10, rescore=x, oversample=4)
     assert recall(two.indices, exact.indices) >= recall(int8.indices, exact.indices)
     # Every row a candidate: exactly float32 top_k, scores included.
-    allrows = vo.top_k(queries, vo.quantize(x, "bfloat16"), 10, rescore=x, oversample=400)
+    allrows = vo.top_k(queries, vo.quantize(x, "bfloat16"), 10, rescore=x, oversample=400, dtype="bfloat16")
     np.testing.assert_array_equal(allrows.indices, exact.indices)
     np.testing.assert_array_equal(allrows.scores, exact.scores)
 
