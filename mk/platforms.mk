@@ -13,8 +13,10 @@
 #                    (its TCG asserts in a child forked from a threaded process).
 # make wheel         The release wheels, py3-none-manylinux_$(MANYLINUX_GLIBC)
 #                    for WHEEL_ARCHES, in $(WHEEL_DIR)/: built with Zig's
-#                    glibc-versioned targets and static libc++, repaired and
-#                    shown by auditwheel (scripts/build_wheel.py).
+#                    glibc-versioned targets and static libc++, repaired by
+#                    auditwheel (x86_64; the aarch64 wheel, which auditwheel
+#                    repair refuses on an x86_64 host, is retagged by the
+#                    script) and shown by auditwheel (scripts/build_wheel.py).
 # make test-wheel-compat
 #                    Installs the x86_64 wheel into Debian chroots
 #                    (COMPAT_SUITES, made once by debootstrap in $(CHROOT_DIR):

@@ -12,10 +12,14 @@
 2. ``auditwheel repair --plat manylinux_<glibc>_<arch> --only-plat`` retags
    it. ``--only-plat``: the tag states what the toolchain guarantees; today's
    library happens to need only GLIBC_2.17 symbols, which a new libc call can
-   change, so no older tag is claimed.
-3. ``auditwheel show`` is printed, and the .so is checked: NEEDED holds only
-   glibc's own libraries (no libstdc++, libgcc_s or libpython), no glibc
-   symbol version newer than the target, and only ``vo_*`` symbols exported.
+   change, so no older tag is claimed. auditwheel repair accepts only the build
+   machine's architecture: the other wheel is retagged here (WHEEL, RECORD, file
+   name; there is nothing to graft) and must get auditwheel show's verdict
+   manylinux_<glibc> or older.
+3. ``auditwheel show`` of each final wheel is printed, and the .so is
+   checked: NEEDED holds only glibc's own libraries (no libstdc++, libgcc_s
+   or libpython), no glibc symbol version newer than the target, and only
+   ``vo_*`` symbols exported.
 
 Usage: build_wheel.py --out DIR --work DIR [--glibc 2.28] [--arch x86_64 ...]
 """
@@ -219,14 +223,17 @@ def build(arch: str, glibc: str, out: Path, work: Path) -> Path:
         (repaired,) = out.glob(f"*-py3-none-{plat}.whl")
         run([*auditwheel, "show", str(repaired)], env=env)
     else:
-        # auditwheel repair offers only the build machine's architecture, but
-        # auditwheel show reads a foreign wheel: check its verdict, then retag.
-        shown = run([*auditwheel, "show", str(wheel)], env=env, capture_output=True, text=True).stdout
-        print(shown)
-        found = re.search(r'platform tag:\s+"manylinux_(\d+)_(\d+)_' + arch + '"', shown)
-        if not found or version_key(f"{found[1]}.{found[2]}") > version_key(glibc):
-            raise SystemExit(f"build_wheel.py: auditwheel show does not allow {plat} for {wheel.name}")
+        # auditwheel repair offers only the build machine's architecture (its
+        # --plat choices), but auditwheel show reads a foreign wheel: retag,
+        # then show the wheel as released and check its verdict.
         repaired = retag(wheel, plat, out)
+        shown = run([*auditwheel, "show", str(repaired)], env=env, capture_output=True, text=True).stdout
+        print(shown)
+        # The text is wrapped to 70 columns: "platform tag:" may be split.
+        found = re.search(r'platform tag: "manylinux_(\d+)_(\d+)_' + arch + '"', " ".join(shown.split()))
+        if not found or version_key(f"{found[1]}.{found[2]}") > version_key(glibc):
+            repaired.unlink()
+            raise SystemExit(f"build_wheel.py: auditwheel show does not allow {plat} for {repaired.name}")
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(repaired) as zf:
         libraries = [n for n in zf.namelist() if re.search(r"\.so(\.[0-9]+)*$", n)]
         if not libraries or not all(Path(n).name.startswith("libvector_ops.so") for n in libraries):
