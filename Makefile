@@ -111,6 +111,10 @@ bench: build $(BENCH_STAMP)
 #                 precision: the doctest cases whose references need the
 #                 80-bit range (VALGRIND_EXCLUDE: the cdist special rows, and
 #                 the f16/bf16 rows whose sums exceed float range) are skipped.
+#                 --fair-sched=yes: valgrind runs one thread at a time, and its
+#                 default lock lets a busy thread re-take it at once, so the
+#                 fork-while-computing case could starve its forking thread
+#                 until the timeout (CI, 2026-12-02); the ticket lock is fair.
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
@@ -156,7 +160,7 @@ fuzz: deps
 
 valgrind: build
 	@$(MAKE) --no-print-directory apt-deps APT_PACKAGES=valgrind
-	timeout 900 valgrind --error-exitcode=1 -q "$(BUILD)/tests/cpp/vo_doctest" \
+	timeout 900 valgrind --fair-sched=yes --error-exitcode=1 -q "$(BUILD)/tests/cpp/vo_doctest" \
 	  --test-case-exclude="$(VALGRIND_EXCLUDE)"
 
 # ---- every SIMD level ---------------------------------------------------------
