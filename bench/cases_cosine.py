@@ -1,7 +1,9 @@
 """Family "cosine": one pair per call (1:1) and one query against many rows (1:N).
 
 1:1, 768-d float32 numpy vectors, time per call from Python: ours
-``cosine_similarity(a, b)``; numpy ``a @ b / (norm(a) * norm(b))``; NumKong
+``cosine_similarity(a, b)``; the floor of cffi's ABI mode, the C function
+called directly with two ``ffi.from_buffer`` and a preallocated result cell
+(what any cffi wrapper pays before it checks anything); numpy ``a @ b / (norm(a) * norm(b))``; NumKong
 ``angular(a, b)`` (it returns the cosine *distance*, 1 - similarity).
 
 1:N, one query against 100k x 768 float32 rows, all scores: ours
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from harness import (
+    FLOOR,
     OURS,
     Contestant,
     Settings,
@@ -32,6 +35,8 @@ from harness import (
 )
 
 import vector_ops_ffi as vo
+from vector_ops_ffi._ffi import ffi
+from vector_ops_ffi._library import lib
 
 
 def _one_to_one(settings: Settings, nk: Any, nk_why: str | None) -> dict[str, Any]:
@@ -40,7 +45,15 @@ def _one_to_one(settings: Settings, nk: Any, nk_why: str | None) -> dict[str, An
     a = rng.random(dim, dtype=np.float32) - 0.5
     b = rng.random(dim, dtype=np.float32) - 0.5
     norm = np.linalg.norm
+    from_buffer, raw, cell = ffi.from_buffer, lib.vo_cosine_similarity_f32, ffi.new("float[1]")
+    floats = ffi.typeof("float[]")
+
+    def cffi_floor() -> float:
+        raw(from_buffer(floats, a), dim, from_buffer(floats, b), cell)
+        return cell[0]
+
     contestants = [
+        Contestant("cffi floor: raw call, two ffi.from_buffer", cffi_floor, kind=FLOOR, per_call=True),
         Contestant(
             "vector_ops cosine_similarity(a, b)", lambda: vo.cosine_similarity(a, b), kind=OURS, per_call=True
         ),

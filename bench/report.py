@@ -155,12 +155,25 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             t = ms(ours(case))
             out.append(
                 _target(
-                    "one 768-d cosine call from Python <= 2 µs",
+                    "one 768-d cosine call from Python <= 0.9 µs",
                     case,
                     None if t is None else t * 1000,
-                    "<= 2 µs",
-                    t is not None and t <= 0.002,
+                    "<= 0.9 µs",
+                    t is not None and t <= 0.0009,
                     "cosine_similarity(a, b) on float32 numpy vectors, time per call (µs)",
+                )
+            )
+            # The same target as a ratio, for machines slower than the one
+            # it was set on: 0.9 µs against a cffi floor of 0.83 µs there.
+            x = (ours(case) or {}).get("x_floor")
+            out.append(
+                _target(
+                    "one 768-d cosine call <= 1.08x the cffi floor",
+                    case,
+                    x,
+                    "<= 1.08x",
+                    x is not None and x <= 1.08,
+                    "cosine_similarity(a, b) / the C function called by cffi with two from_buffer",
                 )
             )
         elif p["threads"] == n:
