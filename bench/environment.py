@@ -59,6 +59,15 @@ def cpu() -> dict[str, Any]:
     return info
 
 
+def kernel_cmdline() -> str | None:
+    """The guest kernel's boot options: scheduler settings such as ``sched_vcpu_pack`` change
+    where woken threads run, which the "after idle" cases show."""
+    try:
+        return Path("/proc/cmdline").read_text().split(" -- ")[0].strip()
+    except OSError:
+        return None
+
+
 def versions() -> dict[str, str | None]:
     found: dict[str, str | None] = {"python": platform.python_version()}
     for name in PEER_MODULES:
@@ -76,6 +85,7 @@ def describe() -> dict[str, Any]:
 
     return {
         "platform": platform.platform(),
+        "kernel_cmdline": kernel_cmdline(),
         "cpu": cpu(),
         "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         "load_average": os.getloadavg(),

@@ -421,6 +421,10 @@ def _header(results: dict[str, Any], json_name: str) -> list[str]:
     guest = ", virtual machine" if cpu.get("hypervisor") else ""
     lines.append(f"| CPU | {model}, {cpu['cpus_usable']} CPUs usable{guest} |")
     llc_mib, memory_gib = cpu["llc_bytes"] / 2**20, env["memory_bytes"] / 2**30
+    cmdline = env.get("kernel_cmdline")
+    sched = " ".join(o for o in (cmdline or "").split() if o.startswith("sched")) or "none"
+    sched = sched if cmdline else "unrecorded"
+    lines.append(f"| kernel | {env['platform']}; boot scheduler options: {sched} |")
     lines.append(f"| last-level cache | {llc_mib:.0f} MiB; memory {memory_gib:.0f} GiB |")
     lines.append(
         f"| vector_ops | {vo['version']}, SIMD level `{vo['simd_level']}`, {vo['num_threads']} threads |"

@@ -35,9 +35,12 @@ CHROOT_SUITE ?= bookworm
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
 # dpkg-buildpackage runs with the system's tools only (meson, python3 and
 # cmake from apt, not .venv or pyenv), without the make jobserver or the
-# variables that point the tests at another library.
+# variables that point the tests at another library. DEB_BUILD_OPTIONS is the
+# caller's (nocheck, noopt, ...), parallel=2 where it is unset.
+DEB_BUILD_OPTIONS ?= parallel=2
 DEB_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u VECTOR_OPS_LIBRARY -u PYTHONPATH \
-  -u VIRTUAL_ENV -u PYTHONHOME PATH=/usr/sbin:/usr/bin:/sbin:/bin DEB_BUILD_OPTIONS="parallel=2"
+  -u VIRTUAL_ENV -u PYTHONHOME PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+  DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)"
 
 APT_PACKAGES += cmake
 

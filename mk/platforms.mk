@@ -46,10 +46,8 @@ COMPAT_SUITES ?= bullseye trixie
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
 # What the suite imports, from pyproject.toml (runtime comes with the wheel).
 COMPAT_PIP_GROUPS := test dask
-# Known failures, per suite. Python 3.9 cannot evaluate the package's PEP 604
-# annotations (`X | None`): typing.get_type_hints() on a public function
-# raises TypeError there. The package itself imports and runs on 3.9.
-COMPAT_PYTEST_ARGS_bullseye ?= --deselect tests/python/test_package.py::test_public_hints_are_precise
+# Known failures, per suite (pytest arguments such as --deselect): none
+# today. COMPAT_PYTEST_ARGS_<suite> ?= ... adds them.
 
 .PHONY: test-aarch64 wheel test-wheel-compat
 rparen := )

@@ -34,6 +34,14 @@
 //   wakes late no longer delays the caller (figures in pool.cpp, from
 //   bench/pool_bench.cpp). The caller polls at most 20 us for the workers'
 //   last chunks, then sleeps (giving its core to a descheduled worker).
+// - Where a woken worker runs is the kernel's choice. On the 2-vCPU
+//   Firecracker VMs we measure on (a guest kernel booted with
+//   sched_vcpu_pack), a worker woken after an idle gap of >= 0.2 s was put
+//   on the caller's own vCPU in 20 of 20 wakes (mixed after 1 ms gaps), and
+//   the two shared it until the balancer moved one, so such a call ran at
+//   the 1-thread speed; the claiming above keeps it from being slower.
+//   Moving the worker with sched_setaffinity worked but its wake then took
+//   ~3.8 ms (the idle vCPU starts slowly), so the pool does not pin.
 // - Chunk size is the caller's choice: small enough that the last chunk
 //   costs little when a thread is descheduled in it, large enough that the
 //   claim (one compare-and-swap on a shared cache line, ~50-100 ns) is noise.

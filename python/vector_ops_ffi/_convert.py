@@ -20,7 +20,7 @@ from __future__ import annotations
 import mmap
 from array import array
 from collections.abc import Sized
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 
@@ -133,7 +133,7 @@ def _sequence_error(x: Any, name: str, detail: str) -> Exception:
     return TypeError(f"{name} must hold real numbers, {detail}")
 
 
-def _float32_rows(x: list[Any] | tuple[Any, ...]) -> np.ndarray | None:
+def _float32_rows(x: Union[list[Any], tuple[Any, ...]]) -> Optional[np.ndarray]:
     """The common list input, a list of numbers or of equal-length lists of numbers, as float32.
 
     ``array("f", row)`` converts in C and takes only real numbers (it refuses
@@ -240,7 +240,7 @@ def common_dtype(big: np.ndarray, small: np.ndarray) -> np.dtype[Any]:
 # ---- what the library is handed -----------------------------------------------------
 
 
-def row_stride(arr: np.ndarray, allow_broadcast: bool) -> int | None:
+def row_stride(arr: np.ndarray, allow_broadcast: bool) -> Optional[int]:
     """The row stride in elements if the library can read the 2-D ``arr`` where it is, else None.
 
     The library needs aligned data (except for arrays of no element),

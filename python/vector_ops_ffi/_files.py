@@ -18,7 +18,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Iterator
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO, Optional, Union
 
 StrPath = Union[str, "os.PathLike[str]"]
 
@@ -86,7 +86,7 @@ def same_file(a: StrPath, b: StrPath) -> bool:
         return False
 
 
-def _filesystem_type(directory: str) -> str | None:
+def _filesystem_type(directory: str) -> Optional[str]:
     """The filesystem type of the mount holding ``directory``, from /proc/self/mountinfo (None if unknown)."""
     path = os.path.realpath(directory)
     best, best_type = "", None
@@ -107,7 +107,7 @@ def _filesystem_type(directory: str) -> str | None:
     return best_type
 
 
-def _unwritable_directory(directory: str, exc: OSError | None) -> OSError | None:
+def _unwritable_directory(directory: str, exc: Optional[OSError]) -> Optional[OSError]:
     """The real reason no file can be created in ``directory`` (None when none is known)."""
     fstype = _filesystem_type(directory)
     if fstype in _PSEUDO_FILESYSTEMS:
@@ -166,7 +166,7 @@ def _create_temporary(directory: str, name: str) -> tuple[int, str]:
 
 @contextlib.contextmanager
 def atomic_output(
-    dst: StrPath, *, size: int | None = None, replace_readonly: bool = False, buffered: bool = False
+    dst: StrPath, *, size: Optional[int] = None, replace_readonly: bool = False, buffered: bool = False
 ) -> Iterator[BinaryIO]:
     """Write a new ``dst`` all at once: yield a file, then rename it over ``dst`` on success.
 

@@ -26,7 +26,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from ._ffi import ABI_VERSION
 
@@ -61,7 +61,7 @@ def _bundled_candidates(directory: Path) -> list[Path]:
     return sorted(directory.glob(SONAME + ".*"))
 
 
-def _cwd_relative_copy(name: str) -> str | None:
+def _cwd_relative_copy(name: str) -> Optional[str]:
     """The copy of ``name`` the dynamic linker would take from a relative ``LD_LIBRARY_PATH`` entry.
 
     glibc treats an empty entry ("a::b", a trailing ':') and a relative one
@@ -127,7 +127,7 @@ def load(ffi: Any, function_names: tuple[str, ...]) -> LoadedLibrary:
     """Open the library in the documented order; raise one ``OSError`` listing every attempt."""
     tried: list[str] = []
 
-    def attempt(where: str, name: str, found_by: str) -> LoadedLibrary | None:
+    def attempt(where: str, name: str, found_by: str) -> Optional[LoadedLibrary]:
         try:
             lib = _open_checked(ffi, name, function_names)
         except _Rejected as exc:

@@ -28,7 +28,7 @@ The big operand is never converted.
 from __future__ import annotations
 
 import threading
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -52,7 +52,7 @@ def _is_bfloat16(dt: np.dtype[Any]) -> bool:
     return dt.name == "bfloat16" and dt.itemsize == 2 and dt.kind == "V"
 
 
-def _bfloat16_dtype() -> np.dtype[Any] | None:
+def _bfloat16_dtype() -> Optional[np.dtype[Any]]:
     try:
         import ml_dtypes
     except ImportError:
@@ -153,10 +153,10 @@ class Operand(NamedTuple):
 
     type: str  # "float16", "bfloat16", "int8", or a float dtype's name
     data: np.ndarray
-    scales: np.ndarray | None = None
+    scales: Optional[np.ndarray] = None
 
 
-def is_lowp(x: Any, dtype: str | None) -> bool:
+def is_lowp(x: Any, dtype: Optional[str]) -> bool:
     if isinstance(x, QuantizedRows):
         return True
     if isinstance(x, ndarray):
@@ -165,7 +165,7 @@ def is_lowp(x: Any, dtype: str | None) -> bool:
     return False
 
 
-def operand(x: Any, name: str, dtype: str | None) -> Operand:
+def operand(x: Any, name: str, dtype: Optional[str]) -> Operand:
     """``x`` as an Operand: low-precision types as they are (zero copy), anything else as a float array."""
     if isinstance(x, QuantizedRows):
         check_mapping(x.codes, name)
@@ -333,7 +333,7 @@ def pointers(op: Operand, k: LowpKernels, allow_broadcast: bool) -> tuple[tuple[
     """((data pointer[, scales pointer]), row stride, arrays to keep alive) for a 1-D or 2-D operand."""
     data = op.data
     if data.ndim == 1:
-        stride: int | None = 0 if allow_broadcast else data.shape[0]
+        stride: Optional[int] = 0 if allow_broadcast else data.shape[0]
         if data.size and not (data.flags.c_contiguous and data.flags.aligned):
             data = data.copy()
     else:
@@ -354,7 +354,7 @@ def pointers(op: Operand, k: LowpKernels, allow_broadcast: bool) -> tuple[tuple[
 
 
 def meet(
-    a: Operand, b: Operand, a_name: str, b_name: str, a_is_big: bool | None = None
+    a: Operand, b: Operand, a_name: str, b_name: str, a_is_big: Optional[bool] = None
 ) -> tuple[Operand, Operand, str]:
     """The two operands in one type: the smaller follows the bigger (``a_is_big`` forces the side)."""
     if a.type == b.type:
@@ -443,7 +443,7 @@ def _out_rows(
     return view.reshape(1, -1) if view.ndim == 1 else view
 
 
-def _out_of(out: Any, kind: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, int]:
+def _out_of(out: Any, kind: str, x: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray], int]:
     """(the 2-D storage to write, the scales to write or None, its row stride) of ``out=``."""
     if kind == "int8":
         if not isinstance(out, QuantizedRows):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, Optional, TextIO
 
 try:
     from tqdm import tqdm as _tqdm
@@ -55,7 +55,7 @@ class _PlainBar:
         self.interval = PLAIN_INTERVAL_TTY if self.tty else PLAIN_INTERVAL_PIPE
         self.done = 0
         self.start = time.monotonic()
-        self.last_draw: float | None = None
+        self.last_draw: Optional[float] = None
 
     def _line(self, now: float) -> str:
         elapsed = max(now - self.start, 1e-9)
@@ -93,7 +93,9 @@ class Progress:
     Disabled bars cost one attribute test per update.
     """
 
-    def __init__(self, total: int, desc: str, progress: bool | None, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, desc: str, progress: Optional[bool], stream: Optional[TextIO] = None
+    ) -> None:
         if progress not in (None, True, False):
             raise TypeError(f"progress must be None, True or False, got {progress!r}")
         stream = sys.stderr if stream is None else stream
@@ -131,8 +133,8 @@ class Progress:
 
     def __exit__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
     ) -> None:
         self.close()

@@ -10,7 +10,7 @@ caller costs twice its size in memory).
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, Optional, Protocol, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -86,7 +86,7 @@ def _pair_operand(arr: np.ndarray, k: Kernels) -> tuple[np.ndarray, Any, int]:
 class PairFunction(Protocol):
     """``cosine_similarity`` and ``dot``: ``(a, b) -> float`` for two vectors, else an array."""
 
-    def __call__(self, a: Any, b: Any, *, dtype: str | None = None) -> float | FloatArray: ...
+    def __call__(self, a: Any, b: Any, *, dtype: Optional[str] = None) -> Union[float, FloatArray]: ...
 
 
 def _define_pair_function(name: str, doc: str) -> PairFunction:
@@ -98,7 +98,7 @@ def _define_pair_function(name: str, doc: str) -> PairFunction:
     f32, f64, buf32, buf64 = F32, F64, K32.buffer, K64.buffer
     cells = _cells
 
-    def lowp(a: Any, b: Any, dtype: str | None) -> float | FloatArray:
+    def lowp(a: Any, b: Any, dtype: Optional[str]) -> Union[float, FloatArray]:
         oa, ob = _lowp.operand(a, "a", dtype), _lowp.operand(b, "b", dtype)
         for op, n in ((oa, "a"), (ob, "b")):
             check_ndim(op.data, n)
@@ -114,7 +114,7 @@ def _define_pair_function(name: str, doc: str) -> PairFunction:
             return _lowp.pair(name, oa, ob, _lowp.LOWP_KERNELS[kind])
         return general(oa.data, ob.data)
 
-    def general(a: Any, b: Any, dtype: str | None = None) -> float | FloatArray:
+    def general(a: Any, b: Any, dtype: Optional[str] = None) -> Union[float, FloatArray]:
         if dtype is not None or _lowp.is_lowp(a, None) or _lowp.is_lowp(b, None):
             return lowp(a, b, None if dtype is None else _lowp.type_name(dtype))
         a, b, k = _pair_arrays(a, b)
@@ -132,7 +132,7 @@ def _define_pair_function(name: str, doc: str) -> PairFunction:
         check_status(getattr(k, rows_attr)(pa, rows, dim, sa, pb, sb, from_buffer(k.buffer, out)), name)
         return out
 
-    def pair(a: Any, b: Any, *, dtype: str | None = None) -> float | FloatArray:
+    def pair(a: Any, b: Any, *, dtype: Optional[str] = None) -> Union[float, FloatArray]:
         # Fast path for two 1-D arrays of one native float dtype: every check
         # here costs tens of nanoseconds against a ~1 us budget. A layout the
         # library cannot take (from_buffer refuses non-contiguous arrays, the
@@ -245,7 +245,7 @@ dot = _define_pair_function(
 )
 
 
-def norms(x: Any, *, dtype: str | None = None) -> float | FloatArray:
+def norms(x: Any, *, dtype: Optional[str] = None) -> Union[float, FloatArray]:
     """L2 norm of a vector (``float``) or of each row of a 2-D array (1-D array).
 
     Never overflows or underflows for finite input (where numpy's float32
@@ -329,7 +329,7 @@ NONFINITE_MODES = {"propagate": lib.VO_NONFINITE_PROPAGATE, "raise": lib.VO_NONF
 def batch_normalize(
     vectors: npt.ArrayLike,
     *,
-    out: FloatArray | None = None,
+    out: Optional[FloatArray] = None,
     inplace: bool = False,
     nonfinite: Literal["propagate", "raise"] = "propagate",
     dtype: Any = None,
@@ -398,7 +398,7 @@ def batch_normalize(
     x2 = x if x.ndim == 2 else x[np.newaxis, :]
     rows, dim = x2.shape
 
-    staged: np.ndarray | None = None  # inplace=True on a layout the library cannot write
+    staged: Optional[np.ndarray] = None  # inplace=True on a layout the library cannot write
     if inplace:
         stride = row_stride(x2, allow_broadcast=False)
         if stride is None:

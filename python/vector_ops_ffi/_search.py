@@ -40,7 +40,7 @@ the widened rows (``q.dequantize()`` for int8), so float32's accuracy holds.
 from __future__ import annotations
 
 import operator
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, Optional, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -102,7 +102,7 @@ def _rows(x: Any, name: str) -> tuple[np.ndarray, bool]:
 
 
 def _lowp_operands(
-    a: Any, b: Any, names: tuple[str, str], dtype: Any, a_is_big: bool | None
+    a: Any, b: Any, names: tuple[str, str], dtype: Any, a_is_big: Optional[bool]
 ) -> tuple[_lowp.Operand, _lowp.Operand, str]:
     """Both operands in the type they meet in (``_lowp.meet``), and that type's name."""
     kind_hint = None if dtype is None else _lowp.type_name(dtype)
@@ -248,7 +248,7 @@ def cdist(
     B: npt.ArrayLike,
     metric: Metric = "cosine",
     *,
-    out: npt.NDArray[np.floating[Any]] | None = None,
+    out: Optional[npt.NDArray[np.floating[Any]]] = None,
     dtype: Any = None,
 ) -> Any:
     """Scores of every row of ``A`` against every row of ``B``: an ``(m, n)`` array.
@@ -381,7 +381,7 @@ def top_k(
     *,
     dtype: Any = None,
     rescore: Any = None,
-    oversample: int | None = None,
+    oversample: Optional[int] = None,
 ) -> TopK:
     """The ``k`` best rows of ``base`` for each query, exactly: ``TopK(indices, scores)``.
 

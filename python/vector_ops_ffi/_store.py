@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def _map(path: str, h: NpyHeader, mmap: bool, shape: tuple[int, ...]) -> np.ndar
     return np.array(arr) if not mmap else arr
 
 
-def load_header(path: StrPath) -> tuple[NpyHeader, NpyHeader | None]:
+def load_header(path: StrPath) -> tuple[NpyHeader, Optional[NpyHeader]]:
     """The headers of a rows file and, for int8, of its scales (checked against each other)."""
     path = os.fspath(path)
     h = header(path, ALL_KINDS)

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, NoReturn, Optional
 
 import numpy as np
 
@@ -86,7 +86,7 @@ def _positive(text: str) -> int:
 class _VersionAction(argparse.Action):
     """``--version``, computed when asked for: asking the library early would fix its SIMD level."""
 
-    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+    def __init__(self, option_strings: list[str], dest: str, help: Optional[str] = None) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> NoReturn:
@@ -422,7 +422,7 @@ def _quiet_stdout() -> None:
     os.close(devnull)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)

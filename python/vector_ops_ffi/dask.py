@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import operator
 import os
-from typing import Any
+from typing import Any, Optional, Union
 
 import dask.array as da
 import numpy as np
@@ -74,7 +74,7 @@ def _empty(dtype: np.dtype[Any], dim: int) -> np.ndarray:
 
 
 def _normalize_block(
-    block: np.ndarray, nonfinite: str, kind: str | None = None, block_info: dict[Any, Any] | None = None
+    block: np.ndarray, nonfinite: str, kind: Optional[str] = None, block_info: Optional[dict[Any, Any]] = None
 ) -> np.ndarray:
     """A block normalized (and stored as ``kind``: int8 as rows of codes followed by the scale's 4 bytes)."""
     try:
@@ -97,7 +97,9 @@ def _scales_of(packed: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed[:, -4:]).view(np.float32).reshape(-1)
 
 
-def batch_normalize(x: npt.ArrayLike | da.Array, *, nonfinite: str = "propagate", dtype: Any = None) -> Any:
+def batch_normalize(
+    x: Union[npt.ArrayLike, da.Array], *, nonfinite: str = "propagate", dtype: Any = None
+) -> Any:
     """Lazy ``vector_ops_ffi.batch_normalize`` of a Dask array (each row divided by its L2 norm).
 
     A 1-D array is one vector (its chunks are merged), a 2-D array one
@@ -156,7 +158,9 @@ def _pair_inputs(a: Any, b: Any, names: tuple[str, str]) -> tuple[da.Array, da.A
     return a, b
 
 
-def cdist(A: npt.ArrayLike | da.Array, B: npt.ArrayLike | da.Array, metric: str = "cosine") -> da.Array:
+def cdist(
+    A: Union[npt.ArrayLike, da.Array], B: Union[npt.ArrayLike, da.Array], metric: str = "cosine"
+) -> da.Array:
     """Lazy ``vector_ops_ffi.cdist``: the ``(m, n)`` matrix of ``metric`` between the rows of ``A`` and ``B``.
 
     The arguments are those of the in-memory ``cdist`` (without ``out=``),
@@ -232,16 +236,16 @@ def _merge_block(candidates: np.ndarray, k: int, metric: str) -> np.ndarray:
 
 
 def top_k(
-    queries: npt.ArrayLike | da.Array,
-    base: npt.ArrayLike | da.Array,
+    queries: Union[npt.ArrayLike, da.Array],
+    base: Union[npt.ArrayLike, da.Array],
     k: int,
     metric: str = "cosine",
     *,
     split_every: int = DEFAULT_SPLIT_EVERY,
-    scales: npt.ArrayLike | da.Array | None = None,
+    scales: Optional[Union[npt.ArrayLike, da.Array]] = None,
     dtype: Any = None,
     rescore: Any = None,
-    oversample: int | None = None,
+    oversample: Optional[int] = None,
 ) -> TopK:
     """Lazy exact ``vector_ops_ffi.top_k``: ``TopK(indices, scores)`` of the ``k`` best base rows per query.
 
@@ -366,7 +370,7 @@ class VectorOpsPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
 
     name = "vector-ops"
 
-    def __init__(self, num_threads: int | None = None) -> None:
+    def __init__(self, num_threads: Optional[int] = None) -> None:
         if num_threads is not None and operator.index(num_threads) < 0:
             raise ValueError(f"num_threads must be >= 0, got {num_threads}")
         self.num_threads = num_threads

@@ -43,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import operator
 import os
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -75,7 +75,7 @@ __all__ = ["NpyHeader", "atomic_output", "normalize_npy", "read_header", "same_f
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
 
 
-def _chunk_rows(chunk_rows: int | None, header: NpyHeader) -> int:
+def _chunk_rows(chunk_rows: Optional[int], header: NpyHeader) -> int:
     if chunk_rows is None:
         return max(1, DEFAULT_CHUNK_BYTES // max(header.row_bytes, 1))
     rows = operator.index(chunk_rows)
@@ -91,8 +91,8 @@ def normalize_npy(
     src: StrPath,
     dst: StrPath,
     *,
-    chunk_rows: int | None = None,
-    progress: bool | None = None,
+    chunk_rows: Optional[int] = None,
+    progress: Optional[bool] = None,
     inplace: bool = False,
     nonfinite: _NonfiniteMode = "propagate",
     replace_readonly: bool = False,
@@ -184,7 +184,7 @@ def _normalize_to_new_file(
     dst: str,
     header: NpyHeader,
     rows: int,
-    progress: bool | None,
+    progress: Optional[bool],
     nonfinite: _NonfiniteMode,
     replace_readonly: bool,
 ) -> None:
@@ -214,7 +214,7 @@ def _convert_to_new_file(
     dst: str,
     header: NpyHeader,
     rows: int,
-    progress: bool | None,
+    progress: Optional[bool],
     nonfinite: _NonfiniteMode,
     replace_readonly: bool,
     kind: str,
@@ -263,7 +263,7 @@ def _convert_to_new_file(
 
 
 def _normalize_in_place(
-    path: str, header: NpyHeader, rows: int, progress: bool | None, nonfinite: _NonfiniteMode
+    path: str, header: NpyHeader, rows: int, progress: Optional[bool], nonfinite: _NonfiniteMode
 ) -> None:
     total_rows = header.shape[0]
     buffer, raw = _chunk_buffer(header, rows)
@@ -292,10 +292,10 @@ def top_k_npy(
     k: int,
     metric: str = "cosine",
     *,
-    chunk_rows: int | None = None,
-    progress: bool | None = None,
+    chunk_rows: Optional[int] = None,
+    progress: Optional[bool] = None,
     rescore: Any = None,
-    oversample: int | None = None,
+    oversample: Optional[int] = None,
 ) -> TopK:
     """Exact ``top_k(queries, base, k, metric)`` where ``base`` is a ``.npy`` file read a chunk at a time.
 
@@ -355,7 +355,7 @@ def top_k_npy(
         return buffer[:n]
 
     dtype = "bfloat16" if header.kind == "bfloat16" else None
-    best: tuple[Any, Any] | None = None
+    best: Optional[tuple[Any, Any]] = None
     desc = f"top-k {os.path.basename(base_path)}"
     with contextlib.ExitStack() as stack:
         f = stack.enter_context(open(base_path, "rb", buffering=0))
