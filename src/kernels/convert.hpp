@@ -2,8 +2,8 @@
 // normalize-and-store (kernels::convert<A, T>, the convert family of
 // src/registry.hpp). The conversions are the scalar definitions of
 // simd/half_bits (round to nearest even), vectorized where an ISA converts
-// with the same bits (F16C; bf16 rounding in AVX-512 integer lanes), so every
-// level stores the same bits.
+// with the same bits (F16C, NEON's FCVTN; bf16 rounding in AVX-512 and NEON
+// integer lanes), so every level stores the same bits.
 //
 // The kernels assume validated arguments (see api/convert.hpp): rows > 0,
 // dim > 0; the quantizing kernels take finite rows only (the API checks).

@@ -1,9 +1,9 @@
 // The reduced-precision element types at the register level, per ISA:
 // widening float16 / bfloat16 lanes to float and the exact scalar
 // conversions (which every level shares bit for bit). The sums are in
-// simd/lowp_sums.hpp, the M:N panels in simd/lowp_panels.hpp. xsimd 8.1 has
-// none of these, so each x86 level gets intrinsics here and other
-// architectures a portable fallback.
+// simd/lowp_sums.hpp. xsimd 8.1 has none of these, so each x86 level and
+// aarch64's neon64 get intrinsics here and other architectures a portable
+// fallback.
 //
 // Every helper is a member of a class template on the architecture, so no
 // inline function is shared between ISA objects. Included only by the
@@ -111,6 +111,43 @@ template <class A, class = void> struct lowp_loads {
   static constexpr bool has_bf16_store = false;
   static void store_bf16(std::uint16_t *, const bf &) noexcept {}
 };
+
+#if defined(__aarch64__)
+// Baseline ARMv8.0 NEON (no fp16 arithmetic needed: the conversions are
+// FCVTL/FCVTN, storage-only half floats). Under Linux's default FPCR
+// (round to nearest even, DN = 0) they give half_bits' bits: FCVTL is exact
+// and quiets a NaN keeping its sign and payload; FCVTN rounds to nearest
+// even, overflows to inf, keeps half subnormals (FZ does not apply to
+// half-precision results) and keeps a NaN's sign and the top of its
+// payload, made quiet.
+template <> struct lowp_loads<xsimd::neon64> {
+  using A = xsimd::neon64;
+  using bf = xsimd::batch<float, A>;
+  static constexpr std::size_t wf = 4;
+  static bf load_f16(const std::uint16_t *p) noexcept {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+  }
+  static bf load_bf16(const std::uint16_t *p) noexcept {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
+  }
+  static constexpr bool has_f16_store = true;
+  static void store_f16(std::uint16_t *p, const bf &v) noexcept {
+    vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v)));
+  }
+  // half_bits::f32_to_bf16 in integer lanes: the high half of
+  // u + 0x7fff + odd (round half to even, vaddhn), NaNs quieted.
+  static constexpr bool has_bf16_store = true;
+  static void store_bf16(std::uint16_t *p, const bf &v) noexcept {
+    const uint32x4_t u = vreinterpretq_u32_f32(v);
+    const uint32x4_t odd = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1));
+    const uint16x4_t rounded = vaddhn_u32(u, vaddq_u32(odd, vdupq_n_u32(0x7fff)));
+    const uint16x4_t nan =
+        vmovn_u32(vcgtq_u32(vandq_u32(u, vdupq_n_u32(0x7fffffff)), vdupq_n_u32(0x7f800000)));
+    const uint16x4_t quiet = vorr_u16(vshrn_n_u32(u, 16), vdup_n_u16(0x0040));
+    vst1_u16(p, vbsl_u16(nan, quiet, rounded));
+  }
+};
+#endif
 
 #if defined(__SSE2__)
 template <> struct lowp_loads<xsimd::sse2> {
