@@ -1,8 +1,9 @@
 // The reduced-precision sums at the register level, per ISA: exact int32
-// sums of int8 products (vpmaddwd, or vpdpbusd at the avx512bf16 level) and
-// bfloat16 sums by vdpbf16ps (the avx512bf16 level), for the row kernels of
-// kernels/lowp.hpp. xsimd 8.1 has neither, so each x86 level gets intrinsics
-// here and other architectures a portable fallback.
+// sums of int8 products (vpmaddwd, vpdpbusd at the avx512bf16 level, or
+// NEON's vmull_s8 + vpadalq_s16) and bfloat16 sums by vdpbf16ps (the
+// avx512bf16 level), for the row kernels of kernels/lowp.hpp. xsimd 8.1 has
+// neither, so each x86 level and neon64 get intrinsics here and other
+// architectures a portable fallback.
 //
 // Every helper is a member of a class template on the architecture, so no
 // inline function is shared between ISA objects. Included only by the
@@ -228,6 +229,33 @@ template <class A> struct int8_lanes_avx512 {
 };
 template <class A>
 struct int8_sums<A, arch::enable_if_avx512<A>> : int8_blocks<A, int8_lanes_avx512<A>> {};
+#endif
+
+#if defined(__aarch64__)
+// Baseline NEON (no dotprod): vmull_s8 multiplies 8 code pairs into int16
+// lanes (a product is at most 2^14 in magnitude, so it fits), vpadalq_s16
+// adds them in pairs into int32 lanes: a lane gains at most 2^15 per
+// instruction. The low and high 8 codes of a step go to accumulators of
+// their own, so no accumulation waits for another in the same chain.
+template <class A> struct int8_lanes_neon {
+  struct reg {
+    int32x4_t lo, hi;
+  };
+  static constexpr std::size_t bytes = 16;
+  static constexpr bool masked = false, biased = false;
+  static reg zero() noexcept { return {vdupq_n_s32(0), vdupq_n_s32(0)}; }
+  static int8x16_t widen(const std::int8_t *p) noexcept { return vld1q_s8(p); }
+  static reg add(reg x, reg y) noexcept { return {vaddq_s32(x.lo, y.lo), vaddq_s32(x.hi, y.hi)}; }
+  static reg dot(reg acc, int8x16_t x, int8x16_t y) noexcept {
+    return {vpadalq_s16(acc.lo, vmull_s8(vget_low_s8(x), vget_low_s8(y))),
+            vpadalq_s16(acc.hi, vmull_high_s8(x, y))};
+  }
+  // Exact in int32: a block's products (2^15 codes, each product at most
+  // 2^14 in magnitude) and any part of them sum to less than 2^30.
+  static std::int64_t total(reg v) noexcept { return vaddlvq_s32(vaddq_s32(v.lo, v.hi)); }
+};
+template <>
+struct int8_sums<xsimd::neon64> : int8_blocks<xsimd::neon64, int8_lanes_neon<xsimd::neon64>> {};
 #endif
 
 #if VO_WITH_AVX512BF16
