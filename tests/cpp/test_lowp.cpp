@@ -459,6 +459,88 @@ TEST_CASE("f32 to f16 and bf16: round to nearest even, overflow, subnormals, NaN
   }
 }
 
+TEST_CASE("f16 and bf16 conversions of every tail and offset: the vector paths give the bits of "
+          "one element at a time") {
+  // Rows of 1 to 40 elements read from 16 successive starts of one input
+  // and written at 4 output offsets (so misaligned): every level's vector
+  // loop (4 float lanes on sse2 and neon64 to 16 at the AVX-512 levels), its
+  // tail, and each special value in every lane. A row of one element is
+  // converted by the scalar definition at every level: the reference.
+  std::vector<float> x = {0.0f,
+                          -0.0f,
+                          65504.0f,
+                          65520.0f,
+                          -65520.0f,
+                          0x1p-25f,
+                          0x1p-24f,
+                          0x1.8p-24f,
+                          0x1p-14f,
+                          FLT_MAX,
+                          -FLT_MAX,
+                          0x1p-149f,
+                          HUGE_VALF,
+                          -HUGE_VALF,
+                          float_of(0x7fc00000u),
+                          float_of(0xffc12345u),
+                          float_of(0x7f800001u),
+                          float_of(0xff812345u),
+                          float_of(0x7fbfffffu),
+                          float_of(0x3f808000u),
+                          float_of(0x3f818000u),
+                          1.0f + 0x1p-11f};
+  std::vector<std::uint16_t> h = {0x0000, 0x8000, 0x0001, 0x83ff, 0x0400, 0x7bff, 0x7c00, 0xfc00,
+                                  0x7c01, 0xfdff, 0x7e00, 0xffff, 0x7f80, 0xff81, 0x7fc0, 0x3c00};
+  std::uint64_t state = 77;
+  while (x.size() < 64 || h.size() < 64) { // then random patterns
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    if (x.size() < 64) {
+      x.push_back(float_of(static_cast<std::uint32_t>(state >> 32)));
+    }
+    if (h.size() < 64) {
+      h.push_back(static_cast<std::uint16_t>(state >> 48));
+    }
+  }
+  for (auto level : levels()) {
+    CAPTURE(level_name(level));
+    const vo::scoped_level at(*level);
+    for (int is_f16 = 0; is_f16 < 2; ++is_f16) {
+      CAPTURE(is_f16);
+      const auto narrow = is_f16 != 0 ? vo_convert_f32_to_f16 : vo_convert_f32_to_bf16;
+      const auto widen = is_f16 != 0 ? vo_convert_f16_to_f32 : vo_convert_bf16_to_f32;
+      std::vector<std::uint16_t> one_h(x.size());
+      std::vector<float> one_f(h.size());
+      for (std::size_t i = 0; i < 64; ++i) {
+        REQUIRE(narrow(&x[i], 1, 1, 1, &one_h[i], 1) == VO_OK);
+        REQUIRE(widen(&h[i], 1, 1, 1, &one_f[i], 1) == VO_OK);
+      }
+      std::size_t bad = 0;
+      for (std::size_t dim = 1; dim <= 40; ++dim) {
+        for (std::size_t start = 0; start < 16; ++start) {
+          for (std::size_t off = 0; off < 4; ++off) {
+            std::vector<std::uint16_t> got_h(off + dim + 1, 0x5555);
+            std::vector<float> got_f(off + dim + 1, -7.0f);
+            REQUIRE(narrow(x.data() + start, 1, dim, dim, got_h.data() + off, dim) == VO_OK);
+            REQUIRE(widen(h.data() + start, 1, dim, dim, got_f.data() + off, dim) == VO_OK);
+            for (std::size_t j = 0; j < dim; ++j) {
+              const bool ok = got_h[off + j] == one_h[start + j] &&
+                              bits_of_float(got_f[off + j]) == bits_of_float(one_f[start + j]);
+              if (!ok && bad++ < 5) {
+                MESSAGE("dim " << dim << " start " << start << " off " << off << " element " << j
+                               << ": " << got_h[off + j] << " want " << one_h[start + j] << ", "
+                               << bits_of_float(got_f[off + j]) << " want "
+                               << bits_of_float(one_f[start + j]));
+              }
+            }
+            bad += got_h[off + dim] != 0x5555 || got_f[off + dim] != -7.0f; // nothing beyond
+            bad += off > 0 && (got_h[off - 1] != 0x5555 || got_f[off - 1] != -7.0f);
+          }
+        }
+      }
+      CHECK(bad == 0);
+    }
+  }
+}
+
 TEST_CASE("int8 quantization: the codes and scales vector_ops.h specifies") {
   for (auto level : levels()) {
     CAPTURE(level_name(level));
@@ -735,6 +817,43 @@ TEST_CASE("i8 sums are exact: long rows across the int32 flush block, tails, -12
       run(lo, hi);
       run(lo, lo);
     }
+  }
+}
+
+TEST_CASE("i8 sums of every tail and code offset: the vector loops against exact sums") {
+  // Rows of 1 to 100 codes starting at 16 successive offsets (misaligned for
+  // every vector width), so each level's steps (16 codes on sse2 and neon64
+  // to 64 at the AVX-512 levels), their pairs, single steps and tails all
+  // meet the extreme codes.
+  std::vector<std::int8_t> a(128), b(128);
+  std::mt19937 gen(2024);
+  std::uniform_int_distribution<int> code(-128, 127);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<std::int8_t>(i % 5 == 0 ? -128 : code(gen));
+    b[i] = static_cast<std::int8_t>(i % 7 == 0 ? -128 : (i % 7 == 1 ? 127 : code(gen)));
+  }
+  const float one = 1.0f;
+  for (auto level : levels()) {
+    CAPTURE(level_name(level));
+    const vo::scoped_level at(*level);
+    std::size_t bad = 0;
+    for (std::size_t n = 1; n <= 100; ++n) {
+      for (std::size_t off = 0; off < 16; ++off) {
+        const std::int8_t *pa = a.data() + off, *pb = b.data() + (15 - off);
+        const int8_exact e(pa, pb, n);
+        float d = 0, c = 0, c_fixed = 0, nrm = 0;
+        REQUIRE(vo_dot_i8(pa, &one, n, pb, &one, &d) == VO_OK);
+        REQUIRE(vo_cosine_similarity_i8(pa, &one, n, pb, &one, &c) == VO_OK);
+        REQUIRE(vo_cosine_similarity_rows_i8(pa, &one, 1, n, 0, pb, &one, n, &c_fixed) == VO_OK);
+        REQUIRE(vo_norms_i8(pb, &one, 1, n, n, &nrm) == VO_OK);
+        const int8_exact eb(pb, pb, n);
+        bad += bits_of(d) != bits_of(e.dot());
+        bad += bits_of(c) != bits_of(e.cosine());
+        bad += bits_of(c_fixed) != bits_of(c);
+        bad += bits_of(nrm) != bits_of(eb.norm_a());
+      }
+    }
+    CHECK(bad == 0);
   }
 }
 
