@@ -39,6 +39,7 @@ the widened rows (``q.dequantize()`` for int8), so float32's accuracy holds.
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Literal, NamedTuple, Optional, get_args
 
@@ -59,6 +60,7 @@ from ._convert import (
 from ._errors import check_status, dimension_mismatch
 from ._ffi import ffi
 from ._library import lib
+from ._order import merge_top_k
 
 __all__ = ["METRICS", "Metric", "TopK", "cdist", "top_k"]
 
@@ -352,24 +354,85 @@ def float_queries(queries: Any, dtype: Any) -> np.ndarray:
     return q if q.ndim == 2 else q.reshape(1, -1)
 
 
-def rescored(first: TopK, queries: np.ndarray, rescore: np.ndarray, k: int, metric: Metric) -> TopK:
+#: Queries rescored together at most: ``cdist`` of fewer than 256 query rows sums
+#: every pair as ``top_k`` of one query does (vector_ops.h), so the rescored
+#: scores stay bitwise those of ``top_k`` on the candidate rows.
+RESCORE_GROUP_MAX = 255
+
+#: Multiply-adds of one group's ``cdist`` at most, when no candidate is shared:
+#: a group scores every query against every candidate of the group, ``group``
+#: times the work of its own candidates, so groups are kept just big enough
+#: to amortize the per-call costs (16 queries of 40 candidates of 384 dims).
+RESCORE_GROUP_WORK = 1 << 22
+
+#: Bytes of one group's gathered candidate rows and score block at most.
+RESCORE_GROUP_BYTES = 4 << 20
+
+
+def _rescore_group_size(candidates: int, dim: int, itemsize: int) -> int:
+    """Queries per rescoring group, from the worst case (no candidate shared by two queries).
+
+    ``g`` queries of ``candidates`` each gather at most ``g * candidates``
+    rows of ``dim`` elements and score a ``g x (g * candidates)`` block:
+    ``g * g * candidates * dim <= RESCORE_GROUP_WORK`` and
+    ``g * candidates * (dim + g) * itemsize <= RESCORE_GROUP_BYTES``; at least
+    1, at most ``RESCORE_GROUP_MAX``.
+    """
+    c, d = max(candidates, 1), max(dim, 1)
+    by_work = math.isqrt(RESCORE_GROUP_WORK // (c * d))
+    budget = RESCORE_GROUP_BYTES // (c * itemsize)  # g * (dim + g) <= budget
+    by_bytes = (math.isqrt(dim * dim + 4 * budget) - dim) // 2
+    return max(1, min(RESCORE_GROUP_MAX, by_work, by_bytes))
+
+
+def _sorted_union(cand: np.ndarray) -> np.ndarray:
+    """The distinct rows of ``cand`` (queries x candidates), increasing.
+
+    Raises ``ValueError`` if a query lists a row twice. (Sorted by hand:
+    ``np.unique`` costs ten times more for a group's few hundred rows.)
+    """
+    per_query = np.sort(cand, axis=1)
+    if np.any(per_query[:, 1:] == per_query[:, :-1]):
+        raise ValueError("rescoring: a query lists the same candidate row twice")
+    rows = np.sort(per_query, axis=None)
+    keep = np.empty(rows.shape, dtype=bool)
+    keep[:1] = True
+    np.not_equal(rows[1:], rows[:-1], out=keep[1:])
+    return rows[keep]
+
+
+def rescored(first: TopK, queries: np.ndarray, rescore: Any, k: int, metric: Metric) -> TopK:
     """The ``k`` best of each query's candidates ``first`` (2-D), scored again on ``rescore``'s rows.
 
-    Each query's candidates are read from ``rescore`` in increasing row order
-    (only those rows: a memory map reads nothing else) and searched with
-    ``top_k``, so the scores are exactly ``top_k``'s on those rows and ties
-    go to the lower row number of the base.
+    ``rescore`` is an array of the base's rows (a memory map is fine) or
+    anything that gives them as ``rescore[indices]`` with a ``dtype`` (a
+    ``RowFile``). Queries are rescored in groups (``_rescore_group_size``):
+    the sorted union of a group's candidates is read from ``rescore`` once,
+    in increasing row order (only those rows: a memory map reads nothing
+    else), ``cdist`` scores the group against it, and each query keeps its
+    own candidates' scores and their best ``min(k, candidates)`` in
+    ``merge_top_k``'s order. The groups have fewer than 256 queries, so the
+    scores are bitwise ``top_k``'s for each query on its candidate rows, and
+    ties go to the lower row number of the base, NaN scores last.
+
+    Raises ``ValueError`` if a query lists a candidate twice (``top_k`` and
+    its merges never do).
     """
     q = queries.astype(rescore.dtype, copy=False)
     m, c = first.indices.shape
     kk = min(k, c)
     indices = np.empty((m, kk), dtype=np.int64)
     scores = np.empty((m, kk), dtype=rescore.dtype)
-    for i in range(m if kk else 0):
-        cand = np.sort(first.indices[i])
-        best = top_k(q[i], np.asarray(rescore[cand]), kk, metric)
-        indices[i] = cand[best.indices]
-        scores[i] = best.scores
+    if not (m and kk):
+        return TopK(indices, scores)
+    group = _rescore_group_size(c, q.shape[1], np.dtype(rescore.dtype).itemsize)
+    for lo in range(0, m, group):
+        hi = min(lo + group, m)
+        cand = first.indices[lo:hi]
+        union = _sorted_union(cand)
+        block = cdist(q[lo:hi], np.asarray(rescore[union]), metric)
+        own = np.take_along_axis(block, np.searchsorted(union, cand), axis=1)
+        indices[lo:hi], scores[lo:hi] = merge_top_k(cand, own, kk, metric)
     return TopK(indices, scores)
 
 
