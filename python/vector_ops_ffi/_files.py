@@ -6,7 +6,8 @@ the real cause when the destination cannot be written (a read-only or
 kernel-interface filesystem, a directory without permission, a full disk),
 refuses to replace a read-only file unless asked, and writes through a
 symbolic link to its target. ``io.normalize_npy`` and the CLI use it; the
-behaviour is documented in ``io``.
+behaviour is documented in ``io``. ``BackgroundSync`` flushes a file being
+written in a background thread, so that the final ``fsync`` has little left.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import errno
 import os
 import re
 import stat
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from types import TracebackType
 from typing import Any, BinaryIO, Optional, Union
 
 StrPath = Union[str, "os.PathLike[str]"]
@@ -222,3 +226,96 @@ def atomic_output(
             os.unlink(tmp_name)
         raise
     _fsync_directory(directory)
+
+
+class BackgroundSync:
+    """``fdatasync`` of a file being written, in a background thread, every ``every`` bytes.
+
+    Nothing pushes a file's pages to disk before its ``fsync`` unless memory
+    runs short (Linux starts writing back after 30 s or 10 % of memory dirty),
+    so the ``fsync`` that makes ``atomic_output`` durable would write the
+    whole file while the writer waits: some 80 ms for 77 MB on the
+    development VM, half of a conversion. Call ``wrote(n)`` after each write:
+    once ``every`` bytes have been written since the last flush, the thread
+    flushes the file (``fdatasync``, which releases the GIL) while the caller
+    goes on with its next chunk, and the final ``fsync`` only has the rest.
+    On Linux each write's range is also handed to the kernel's writeback at
+    once (``posix_fadvise(POSIX_FADV_DONTNEED)`` starts it; the pages, still
+    dirty or being written, stay cached).
+
+    Durability rests on the final ``fsync`` as before; the thread only moves
+    work earlier. A failed flush is kept and raised (the same ``OSError``) by
+    the next ``wrote`` or by ``close``: a write-back error is reported to one
+    ``fsync`` of a file description only, so the final one may not see it.
+    Use as a context manager inside the one that closes the file (the thread
+    must be done before the descriptor is closed); an exception leaving the
+    block stops the thread without raising another.
+    """
+
+    def __init__(self, fd: int, every: int) -> None:
+        self._fd = fd
+        self._every = max(1, every)
+        self._position = os.lseek(fd, 0, os.SEEK_CUR)
+        self._unflushed = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._error: Optional[OSError] = None
+        self._thread = threading.Thread(target=self._run, name="vector_ops-sync", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                _fdatasync(self._fd)
+            except OSError as exc:
+                self._error = exc
+                return
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def wrote(self, nbytes: int) -> None:
+        """``nbytes`` more were written at the end of the file (raises a flush's error)."""
+        self._raise_error()
+        if _ADVISE_WRITEBACK:
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(self._fd, self._position, nbytes, os.POSIX_FADV_DONTNEED)
+        self._position += nbytes
+        self._unflushed += nbytes
+        if self._unflushed >= self._every:
+            self._unflushed = 0
+            self._wake.set()
+
+    def close(self) -> None:
+        """Stop the thread (after its flush in progress, if any); raise a flush's error."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+        self._raise_error()
+
+    def __enter__(self) -> BackgroundSync:
+        return self
+
+    def __exit__(
+        self,
+        kind: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if kind is None:
+            self.close()
+        else:
+            with contextlib.suppress(OSError):
+                self.close()
+
+
+#: posix_fadvise(DONTNEED) starts the writeback of dirty pages on Linux only
+#: (elsewhere it may drop clean pages and nothing more).
+_ADVISE_WRITEBACK = hasattr(os, "posix_fadvise") and sys.platform.startswith("linux")
+#: fdatasync where the platform has it (not macOS), else fsync.
+_fdatasync = getattr(os, "fdatasync", os.fsync)
