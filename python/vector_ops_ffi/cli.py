@@ -183,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace DST even if it is read-only (a symbolic link DST is always followed)",
     )
     normalize.add_argument(
-        "--chunk-rows", type=_positive, metavar="ROWS", help="rows per chunk (default: 64 MB worth of rows)"
+        "--chunk-rows",
+        type=_positive,
+        metavar="ROWS",
+        help="rows per chunk (default: 64 MB worth of rows, 4 MB with --dtype)",
     )
     normalize.add_argument(
         "--dtype",

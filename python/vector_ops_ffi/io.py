@@ -140,6 +140,10 @@ def normalize_npy(
     ``vector_ops_ffi.load`` reads (int8: the codes in ``dst`` and the scales
     in ``scales_path(dst)``, both written atomically; rows holding NaN or
     infinity get zero codes and a NaN scale). Not with ``inplace=True``.
+    Chunks are 4 MB of rows by default there (they stay in the processor's
+    cache), converted into one reused buffer, and a background thread
+    flushes the output to disk every 8 MB written (``BackgroundSync``), so
+    that the final ``fsync`` has little left to write.
 
     ``progress``: ``None`` shows a bar when stderr is a terminal and the work
     lasts more than two seconds, ``True`` always, ``False`` never.

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import signal
 import subprocess
 import sys
+import textwrap
+import threading
+import time
 
 import numpy as np
 import pytest
 
 import vector_ops_ffi as vo
+from vector_ops_ffi import _files, _lowp
 from vector_ops_ffi import io as vio
 
 RNG = np.random.default_rng(7)
@@ -86,6 +93,142 @@ def test_normalize_npy_to_a_type_equals_batch_normalize(tmp_path, kind):
     np.save(src, x.astype(np.float64))
     vio.normalize_npy(src, dst, dtype=kind, chunk_rows=300, progress=False)
     same(vo.load(dst), vo.batch_normalize(x.astype(np.float64), dtype=kind))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_conversion_in_default_chunks_flushes_as_it_goes(tmp_path, monkeypatch, kind):
+    # 12,000 x 128 float32 rows: two 4 MB chunks and a part, flushed every 1 MB of output.
+    x = rows(12_000, 128)
+    src = tmp_path / "src.npy"
+    np.save(src, x)
+    flushes = []
+    real = _files._fdatasync
+
+    def counting(fd):
+        flushes.append(os.fstat(fd).st_size)
+        real(fd)
+
+    monkeypatch.setattr(_files, "_fdatasync", counting)
+    monkeypatch.setattr(vio, "SYNC_EVERY_BYTES", 1 << 20)
+    chunks = []
+    real_normalize = _lowp.normalize_to
+
+    def normalize_to(block, *args):
+        chunks.append(len(block))
+        return real_normalize(block, *args)
+
+    monkeypatch.setattr(_lowp, "normalize_to", normalize_to)
+    dst = tmp_path / "dst.npy"
+    vio.normalize_npy(src, dst, dtype=kind, progress=False)
+    assert chunks == [8192, 3808]
+    same(vo.load(dst), vo.batch_normalize(x, dtype=kind))
+    assert flushes, "no background flush"  # the thread ran (and flushed the temporary file)
+    assert not any(t.name == "vector_ops-sync" for t in threading.enumerate())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["src.npy", "dst.npy"] + (["dst.scales.npy"] if kind == "int8" else [])
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_conversion_failures_leave_no_result(tmp_path, monkeypatch, kind):
+    x = rows(3000, 16)
+    src = tmp_path / "src.npy"
+    np.save(src, x)
+    before = src.read_bytes()
+    dst = tmp_path / "dst.npy"
+    monkeypatch.setattr(vio, "SYNC_EVERY_BYTES", 1)  # a flush after every chunk
+
+    # A background flush that fails: its error, raised in the caller (the final fsync may not see it).
+    def failing_flush(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(_files, "_fdatasync", failing_flush)
+    with pytest.raises(OSError, match=re.escape(os.strerror(errno.EIO))) as info:
+        vio.normalize_npy(src, dst, dtype=kind, chunk_rows=100, progress=False)
+    assert info.value.errno == errno.EIO
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.npy"]
+    monkeypatch.undo()
+
+    # The disk filling up mid-way.
+    real_write_all = vio.write_all
+    writes = []
+
+    def write_all(f, view):
+        writes.append(len(view))
+        if len(writes) == 6:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write_all(f, view)
+
+    monkeypatch.setattr(vio, "write_all", write_all)
+    with pytest.raises(OSError, match="filled up") as info:
+        vio.normalize_npy(src, dst, dtype=kind, chunk_rows=100, progress=False)
+    assert info.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.npy"]
+    monkeypatch.undo()
+
+    # Ctrl-C mid-way: an existing destination stays as it was.
+    vio.normalize_npy(src, dst, dtype=kind, progress=False)
+    old = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    calls = []
+    real_normalize = _lowp.normalize_to
+
+    def interrupted(block, *args):
+        calls.append(len(block))
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real_normalize(block, *args)
+
+    monkeypatch.setattr(_lowp, "normalize_to", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        vio.normalize_npy(src, dst, dtype=kind, chunk_rows=100, progress=False)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
+    assert src.read_bytes() == before
+    assert not any(t.name == "vector_ops-sync" for t in threading.enumerate())
+
+
+def test_conversion_killed_midway_leaves_source_and_no_result(tmp_path):
+    x = rows(40_000, 64)
+    src = tmp_path / "src.npy"
+    np.save(src, x)
+    before = src.read_bytes()
+    dst = tmp_path / "dst.npy"
+    # Slow each chunk down so that the kill lands mid-way deterministically.
+    code = textwrap.dedent(
+        f"""
+        import time
+        from vector_ops_ffi import _lowp
+        import vector_ops_ffi.io as vio
+        normalize = _lowp.normalize_to
+        def slow(*args):
+            time.sleep(0.02)
+            return normalize(*args)
+        _lowp.normalize_to = slow
+        vio.SYNC_EVERY_BYTES = 1 << 16
+        vio.normalize_npy({str(src)!r}, {str(dst)!r}, dtype="int8", chunk_rows=200, progress=True)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    assert child.stderr is not None
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:  # until the progress bar reports 10-90 %
+            data = os.read(child.stderr.fileno(), 4096)
+            if not data:
+                break
+            seen += data
+            if any(10 <= int(p) <= 90 for p in re.findall(rb"(\d+)%", seen)):
+                break
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+        child.stderr.close()
+    assert child.returncode == -signal.SIGKILL, seen.decode(errors="replace")
+    assert not dst.exists()
+    assert not (tmp_path / "dst.scales.npy").exists()
+    assert src.read_bytes() == before
+    # Only the killed process's temporary files are left, under hidden .tmp names.
+    assert all(p.name == "src.npy" or p.name.endswith(".tmp") for p in tmp_path.iterdir())
 
 
 def test_normalize_npy_to_int8_raise_names_the_row_and_writes_nothing(tmp_path):
