@@ -292,7 +292,10 @@ class BackgroundSync:
             self._wake.set()
 
     def close(self) -> None:
-        """Stop the thread (after its flush in progress, if any); raise a flush's error."""
+        """Stop the thread (after its flush in progress, if any); raise a flush's error.
+
+        A flush asked for but not begun is skipped: the final ``fsync`` does it.
+        """
         self._stopping = True
         self._wake.set()
         self._thread.join()

@@ -115,6 +115,10 @@ def test_conversion_in_default_chunks_flushes_as_it_goes(tmp_path, monkeypatch, 
 
     def normalize_to(block, *args):
         chunks.append(len(block))
+        if len(chunks) == 2:  # chunk 1 (2 or 1 MB) was written: the thread flushes while we wait
+            deadline = time.monotonic() + 30
+            while not flushes and time.monotonic() < deadline:
+                time.sleep(0.01)
         return real_normalize(block, *args)
 
     monkeypatch.setattr(_lowp, "normalize_to", normalize_to)
@@ -122,7 +126,7 @@ def test_conversion_in_default_chunks_flushes_as_it_goes(tmp_path, monkeypatch, 
     vio.normalize_npy(src, dst, dtype=kind, progress=False)
     assert chunks == [8192, 3808]
     same(vo.load(dst), vo.batch_normalize(x, dtype=kind))
-    assert flushes, "no background flush"  # the thread ran (and flushed the temporary file)
+    assert flushes, "no background flush"
     assert not any(t.name == "vector_ops-sync" for t in threading.enumerate())
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["src.npy", "dst.npy"] + (["dst.scales.npy"] if kind == "int8" else [])
@@ -139,10 +143,24 @@ def test_conversion_failures_leave_no_result(tmp_path, monkeypatch, kind):
     monkeypatch.setattr(vio, "SYNC_EVERY_BYTES", 1)  # a flush after every chunk
 
     # A background flush that fails: its error, raised in the caller (the final fsync may not see it).
+    attempts = []
+
     def failing_flush(fd):
+        attempts.append(fd)
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
+    real_normalize = _lowp.normalize_to
+
+    def waiting(block, *args):  # from the second chunk on, until the thread has tried to flush
+        deadline = time.monotonic() + 30
+        while waiting.calls and not attempts and time.monotonic() < deadline:
+            time.sleep(0.01)
+        waiting.calls += 1
+        return real_normalize(block, *args)
+
+    waiting.calls = 0
     monkeypatch.setattr(_files, "_fdatasync", failing_flush)
+    monkeypatch.setattr(_lowp, "normalize_to", waiting)
     with pytest.raises(OSError, match=re.escape(os.strerror(errno.EIO))) as info:
         vio.normalize_npy(src, dst, dtype=kind, chunk_rows=100, progress=False)
     assert info.value.errno == errno.EIO
