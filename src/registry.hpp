@@ -142,7 +142,7 @@ template <class T> struct normalize_ops {
 template <class T> struct search_ops {
   using S = storage_t<T>;
   using R = result_t<T>;
-  std::size_t (*scratch_bytes)(std::size_t dim) noexcept;
+  std::size_t (*scratch_bytes)(std::size_t dim, std::size_t base_rows, bool packed) noexcept;
   void (*widen)(const S *x, const float *x_scales, std::size_t rows, std::size_t dim,
                 std::size_t x_stride, R *out, std::size_t out_stride) noexcept;
   void (*row_factors)(const R *x, std::size_t rows, std::size_t dim, std::size_t x_stride,

@@ -100,6 +100,17 @@ inline plan make_plan(std::size_t m, std::size_t n, std::size_t dim) {
   return {packed, false, threads, round_up(std::max(even, tuning::min_base_chunk), 64)};
 }
 
+// The most base rows one chunk's job of the plan covers (its scratch is
+// sized for them): all of them, or a chunk of p.grain rows, unless the pool
+// widens the grain (beyond 2^28 - 1 chunks, pool.hpp).
+inline std::size_t job_base_rows(const plan &p, std::size_t n) {
+  constexpr std::size_t max_chunks = (std::size_t{1} << 28) - 1;
+  if (p.by_queries || n / p.grain >= max_chunks) {
+    return n;
+  }
+  return std::min(n, p.grain);
+}
+
 inline void record(const plan &p) {
   diag::last_call &r = diag::last() = diag::last_call{};
   r.packed = p.packed;
@@ -247,7 +258,7 @@ vo_status cdist(const search_ops<T> &ops, const S *a, const float *a_scales, std
     }
     const plan p = make_plan(m, n, dim);
     record(p);
-    scratch_areas scratch(p.threads, ops.scratch_bytes(dim));
+    scratch_areas scratch(p.threads, ops.scratch_bytes(dim, job_base_rows(p, n), p.packed));
     std::vector<R> widened;
     std::size_t qs = a_stride;
     const R *q = query_rows(ops, a, a_scales, m, dim, qs, widened);
@@ -351,7 +362,7 @@ vo_status topk(const search_ops<T> &ops, const S *queries, const float *q_scales
     diag::last().selection_capped = capped;
     diag::last().selection_bytes = p.by_queries ? 0 : extra_bytes;
 
-    scratch_areas scratch(p.threads, ops.scratch_bytes(dim));
+    scratch_areas scratch(p.threads, ops.scratch_bytes(dim, job_base_rows(p, n), p.packed));
     std::vector<R> widened;
     std::size_t qs = q_stride;
     const R *q = query_rows(ops, queries, q_scales, m, dim, qs, widened);

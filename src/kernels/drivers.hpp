@@ -153,11 +153,14 @@ template <class A, class T> struct drivers {
 
 // The M:N kernels of the registry (see kernels/search.hpp for the job).
 template <class A, class T> struct search {
-  // Bytes of scratch one block job needs for rows of dim > 0 elements.
-  static std::size_t scratch_bytes(std::size_t dim) noexcept {
-    const std::size_t t = tile_kernel<A, T>::scratch_elems;
-    const std::size_t p = packed_kernel<A, T>::scratch_elems(dim);
-    return (t > p ? t : p) * sizeof(T);
+  // Bytes of scratch one block job of at most base_rows base rows needs, for
+  // rows of dim > 0 elements and the kernel `packed` chooses. (Sized for the
+  // whole of a block, the packed panels took up to max_block * dim elements
+  // even for a job of a few rows: 16 MB zeroed per call at dim 4096.)
+  static std::size_t scratch_bytes(std::size_t dim, std::size_t base_rows, bool packed) noexcept {
+    return (packed ? packed_kernel<A, T>::scratch_elems(dim, base_rows)
+                   : tile_kernel<A, T>::scratch_elems) *
+           sizeof(T);
   }
 
   // The per-row factors of the query side (see scores.hpp).

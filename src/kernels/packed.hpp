@@ -38,8 +38,11 @@ template <class A, class T> struct packed_kernel {
   static constexpr std::size_t off_bf = off_thr + round_align(R * PB);
   static constexpr std::size_t off_bft = off_bf + round_align(max_block);
   static constexpr std::size_t off_panels = off_bft + round_align(max_groups * R * PB);
-  static std::size_t scratch_elems(std::size_t dim) noexcept {
-    return off_panels + round_align(max_block * dim);
+  // For jobs of at most base_rows base rows: the panels hold one block.
+  static std::size_t scratch_elems(std::size_t dim, std::size_t base_rows) noexcept {
+    const std::size_t nb = block_rows(dim);
+    const std::size_t rows = base_rows < nb ? (base_rows + PB - 1) / PB * PB : nb;
+    return off_panels + round_align(rows * dim);
   }
 
   static std::size_t block_rows(std::size_t dim) noexcept {

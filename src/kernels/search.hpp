@@ -35,7 +35,8 @@ template <class T> struct block_job {
   std::size_t dim;            // > 0
   vo_metric metric;
   bool packed; // the packed kernel (tuning::packed_min_queries)
-  T *scratch;  // search::scratch_bytes(dim), 64-byte aligned, one per concurrent job
+  T *scratch;  // search::scratch_bytes(dim, b_end - b_begin or more, packed), 64-byte aligned,
+               // one per concurrent job
   T *out;      // cdist: score (i, j) at out[i * out_stride + j]
   std::size_t out_stride;
 };

@@ -26,13 +26,20 @@ template <class A, class T> struct widened_search {
     return packed ? packed_kernel<A, float>::block_rows(dim)
                   : tile_kernel<A, float>::block_rows(dim);
   }
-  static std::size_t float_scratch_elems(std::size_t dim) noexcept {
-    return (F::scratch_bytes(dim) + 63) / 64 * 16; // whole 64-byte lines, in floats
+  // Rows of the widened block of a job of at most base_rows base rows.
+  static std::size_t widened_rows(std::size_t dim, std::size_t base_rows, bool packed) noexcept {
+    const std::size_t nb = block_rows(dim, packed);
+    return base_rows < nb ? base_rows : nb;
+  }
+  // The float kernel's scratch for such a block, then the block itself: both
+  // grow with base_rows, so a job of fewer rows fits the scratch of more.
+  static std::size_t float_scratch_elems(std::size_t dim, std::size_t rows, bool packed) noexcept {
+    return (F::scratch_bytes(dim, rows, packed) + 63) / 64 * 16; // whole 64-byte lines, in floats
   }
 
-  static std::size_t scratch_bytes(std::size_t dim) noexcept {
-    const std::size_t t = block_rows(dim, false), p = block_rows(dim, true);
-    return (float_scratch_elems(dim) + (t > p ? t : p) * dim) * sizeof(float);
+  static std::size_t scratch_bytes(std::size_t dim, std::size_t base_rows, bool packed) noexcept {
+    const std::size_t rows = widened_rows(dim, base_rows, packed);
+    return (float_scratch_elems(dim, rows, packed) + rows * dim) * sizeof(float);
   }
 
   // Query rows to float (the caller widens them once per call).
@@ -49,8 +56,9 @@ template <class A, class T> struct widened_search {
   // Runs `kernel` on each widened block of the job's base rows.
   template <class Kernel> static void blocks(const block_job<float> &job, Kernel kernel) noexcept {
     const S *stored = static_cast<const S *>(job.stored);
-    float *rows = job.scratch + float_scratch_elems(job.dim);
     const std::size_t nb = block_rows(job.dim, job.packed);
+    const std::size_t most = widened_rows(job.dim, job.b_end - job.b_begin, job.packed);
+    float *rows = job.scratch + float_scratch_elems(job.dim, most, job.packed);
     for (std::size_t begin = job.b_begin; begin < job.b_end; begin += nb) {
       const std::size_t count = job.b_end - begin < nb ? job.b_end - begin : nb;
       widen(stored + begin * job.b_stride,
