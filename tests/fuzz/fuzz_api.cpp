@@ -108,11 +108,24 @@ namespace {
 
 // ---- Failure reports ---------------------------------------------------------
 
-// What the current input does, printed with any failure.
-std::string g_context;
+// What the current input does, printed with any failure: the function and
+// its other arguments, formatted once per input into fixed buffers (no
+// allocation: executions stay fast), and the pointer arguments, described
+// only when a check fails (set_context, describe_context).
+struct arg_spec;
+struct call_context {
+  char fn[48] = "";
+  char extra[64] = "";
+  const std::vector<arg_spec> *args = nullptr; // nullptr: no call yet
+  std::size_t threads = 0;
+  unsigned flag = 0;
+};
+call_context g_context;
+std::string describe_context();
 
 [[noreturn]] __attribute__((format(printf, 1, 2))) void fail(const char *fmt, ...) {
-  std::fprintf(stderr, "\nvector_ops fuzz failure\n  call: %s\n  what: ", g_context.c_str());
+  std::fprintf(stderr,
+               "\nvector_ops fuzz failure\n  call: %s\n  what: ", describe_context().c_str());
   va_list args;
   va_start(args, fmt);
   std::vfprintf(stderr, fmt, args);
@@ -336,13 +349,17 @@ public:
     std::size_t elem = 4; // element size of its sentinels
     unsigned char *base = nullptr;
     std::size_t total = 0;
-    std::vector<unsigned char> before;   // contents when the call starts
-    std::vector<unsigned char> writable; // 1 where an output element lies
+    // total bytes each in the arena's storage, shared by its allocations:
+    unsigned char *before = nullptr;   // contents when the call starts
+    unsigned char *writable = nullptr; // 1 where an output element lies
+    // fixed_[fixed_begin, fixed_end): the byte ranges [first, second)
+    // outside every output element.
+    std::size_t fixed_begin = 0, fixed_end = 0;
   };
 
   std::vector<arg_spec> args;
 
-  arena() = default;
+  arena() { args.reserve(8); }
   arena(const arena &) = delete;
   arena &operator=(const arena &) = delete;
   ~arena() {
@@ -354,6 +371,7 @@ public:
   // Places every argument. A span above `limit` bytes gets no backing (its
   // call must fail before touching memory; see run_plan).
   void layout(std::size_t limit) {
+    allocs_.reserve(args.size());
     for (auto &a : args) {
       const std::size_t span = a.span_bytes();
       const bool small = span <= limit;
@@ -384,11 +402,20 @@ public:
       al.size = std::max(al.size, a.offset + (small ? span : 0));
       a.backed = small;
     }
+    std::size_t shadow = 0;
     for (auto &al : allocs_) {
       al.total = (2 * guard + al.size + 63) / 64 * 64;
       al.base = static_cast<unsigned char *>(::operator new (al.total, std::align_val_t{64}));
       fill_sentinels(al);
-      al.writable.assign(al.total, 0);
+      shadow += al.total;
+    }
+    before_.resize(shadow);
+    writable_.assign(shadow, 0);
+    shadow = 0;
+    for (auto &al : allocs_) {
+      al.before = before_.data() + shadow;
+      al.writable = writable_.data() + shadow;
+      shadow += al.total;
     }
     for (auto &a : args) {
       if (a.alloc >= 0) {
@@ -422,51 +449,78 @@ public:
   // Records the contents and which bytes the outputs may change.
   void snapshot() {
     for (auto &al : allocs_) {
-      al.before.assign(al.base, al.base + al.total);
+      std::memcpy(al.before, al.base, al.total);
     }
     for (const auto &a : args) {
       if (!a.output || a.alloc < 0 || !a.backed || a.addresses_nothing()) {
         continue;
       }
       allocation &al = allocs_[static_cast<std::size_t>(a.alloc)];
-      for (std::size_t i = 0; i < a.effective_rows(); ++i) {
-        for (std::size_t j = 0; j < a.dim; ++j) {
-          const std::size_t at = guard + a.offset + a.element_offset(i, j) * a.elem;
-          std::fill_n(al.writable.begin() + static_cast<std::ptrdiff_t>(at), a.elem, 1);
+      for (std::size_t i = 0; i < a.effective_rows(); ++i) { // (a row's elements are adjacent)
+        const std::size_t at = guard + a.offset + a.element_offset(i, 0) * a.elem;
+        std::memset(al.writable + at, 1, a.dim * a.elem);
+      }
+    }
+    fixed_.clear();
+    for (auto &al : allocs_) {
+      al.fixed_begin = fixed_.size();
+      for (std::size_t b = 0; b < al.total;) {
+        const std::size_t start = b;
+        while (b < al.total && al.writable[b] == 0) {
+          ++b;
+        }
+        if (b > start) {
+          fixed_.emplace_back(start, b);
+        }
+        while (b < al.total && al.writable[b] != 0) {
+          ++b;
         }
       }
+      al.fixed_end = fixed_.size();
     }
   }
 
   void restore() {
     for (auto &al : allocs_) {
-      std::memcpy(al.base, al.before.data(), al.total);
+      std::memcpy(al.base, al.before, al.total);
     }
   }
 
-  // Fails unless every changed byte is an output element and `may_write`.
+  // Fails unless every changed byte is an output element and `may_write`:
+  // memcmp over the whole allocation, or over its fixed ranges, then the
+  // byte that differs.
   void check_writes(bool may_write, const char *who) const {
-    constexpr std::size_t block = 256;
     for (std::size_t k = 0; k < allocs_.size(); ++k) {
       const allocation &al = allocs_[k];
-      for (std::size_t b = 0; b < al.total; ++b) {
-        if (b % block == 0 && b + block <= al.total &&
-            std::memcmp(al.base + b, al.before.data() + b, block) == 0) {
-          b += block - 1; // an unchanged block
-          continue;
+      const auto changed = [&](std::size_t from, std::size_t to) {
+        return std::memcmp(al.base + from, al.before + from, to - from) != 0;
+      };
+      bool suspect = false;
+      if (!may_write) {
+        suspect = changed(0, al.total);
+      } else {
+        for (std::size_t r = al.fixed_begin; r < al.fixed_end && !suspect; ++r) {
+          suspect = changed(fixed_[r].first, fixed_[r].second);
         }
-        if (al.base[b] != al.before.data()[b] && !(may_write && al.writable.data()[b] != 0)) {
+      }
+      if (!suspect) {
+        continue;
+      }
+      for (std::size_t b = 0; b < al.total; ++b) {
+        if (al.base[b] != al.before[b] && !(may_write && al.writable[b] != 0)) {
           const long rel = static_cast<long>(b) - static_cast<long>(guard);
           fail("%s changed byte %ld of the data region of allocation %zu (%s; region %zu bytes)",
                who, rel, k, describe_location(k, b).c_str(), al.size);
         }
       }
+      fail("%s: check_writes found a change it cannot place (allocation %zu)", who, k);
     }
   }
 
-  // The bytes of every output element, argument by argument.
-  std::vector<unsigned char> output_bytes() const {
-    std::vector<unsigned char> out;
+  // The bytes of every output element, argument by argument, into `out`
+  // (its storage reused from call to call).
+  void output_bytes(std::vector<unsigned char> &out) const {
+    out.clear();
     for (const auto &a : args) {
       if (!a.output || a.ptr == nullptr || !a.backed || a.addresses_nothing()) {
         continue;
@@ -476,21 +530,21 @@ public:
         out.insert(out.end(), row, row + a.dim * a.elem);
       }
     }
-    return out;
   }
 
   // Element (i, j) of an input argument as the call saw it.
   template <class T> T input_value(const arg_spec &a, std::size_t i, std::size_t j) const {
     const allocation &al = allocs_[static_cast<std::size_t>(a.alloc)];
     T v;
-    std::memcpy(&v, al.before.data() + guard + a.offset + a.element_offset(i, j) * sizeof(T),
-                sizeof(T));
+    std::memcpy(&v, al.before + guard + a.offset + a.element_offset(i, j) * sizeof(T), sizeof(T));
     return v;
   }
   template <class T> std::vector<T> input_row(const arg_spec &a, std::size_t i) const {
     std::vector<T> row(a.dim);
-    for (std::size_t j = 0; j < a.dim; ++j) {
-      row[j] = input_value<T>(a, i, j);
+    if (a.dim > 0) { // (a row's elements are adjacent)
+      const allocation &al = allocs_[static_cast<std::size_t>(a.alloc)];
+      std::memcpy(row.data(), al.before + guard + a.offset + a.element_offset(i, 0) * sizeof(T),
+                  a.dim * sizeof(T));
     }
     return row;
   }
@@ -523,9 +577,14 @@ public:
 
 private:
   static void fill_sentinels(allocation &al) {
+    // al.total is a multiple of 64: whole 8-byte words of the pattern.
     const std::uint64_t bits = sentinel_bits(al.elem);
-    for (std::size_t b = 0; b + al.elem <= al.total; b += al.elem) {
-      std::memcpy(al.base + b, &bits, al.elem);
+    std::uint64_t word = 0;
+    for (std::size_t b = 0; b < 8; b += al.elem) {
+      word |= bits << (8 * b);
+    }
+    for (std::size_t b = 0; b < al.total; b += 8) {
+      std::memcpy(al.base + b, &word, 8);
     }
   }
 
@@ -547,6 +606,8 @@ private:
   }
 
   std::vector<allocation> allocs_;
+  std::vector<unsigned char> before_, writable_;
+  std::vector<std::pair<std::size_t, std::size_t>> fixed_;
 };
 
 // ---- Expected statuses, from the header's rules ------------------------------
@@ -970,17 +1031,42 @@ struct call_plan {
   bool bad_rows = false; // VO_NONFINITE_RAISE with a non-finite row: VO_ERR_NONFINITE
 };
 
-std::string describe(const char *fn, const std::vector<arg_spec> &args, const run_options &o) {
-  std::string s = fn;
+std::string describe_context() {
+  const call_context &c = g_context;
+  std::string s = c.fn;
   char buf[256];
-  for (const auto &a : args) {
-    std::snprintf(buf, sizeof(buf), " %s[%zux%zu stride %zu, %s lead %zu skew %zu shift %zu]",
-                  a.name, a.rows, a.dim, a.stride, placement_name(a.place), a.lead, a.skew,
-                  a.shift);
+  if (c.args != nullptr) {
+    for (const auto &a : *c.args) {
+      std::snprintf(buf, sizeof(buf), " %s[%zux%zu stride %zu, %s lead %zu skew %zu shift %zu]",
+                    a.name, a.rows, a.dim, a.stride, placement_name(a.place), a.lead, a.skew,
+                    a.shift);
+      s += buf;
+    }
+    std::snprintf(buf, sizeof(buf), " threads %zu flag %u", c.threads, c.flag);
     s += buf;
   }
-  std::snprintf(buf, sizeof(buf), " threads %zu flag %u", o.threads, o.flag_code);
-  return s + buf;
+  return s + c.extra;
+}
+
+// The function an input calls (a printf format and its values) and its
+// arguments, for failure reports; note_context() adds the other arguments.
+__attribute__((format(printf, 3, 4))) void set_context(const std::vector<arg_spec> &args,
+                                                       const run_options &o, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(g_context.fn, sizeof(g_context.fn), fmt, ap);
+  va_end(ap);
+  g_context.extra[0] = '\0';
+  g_context.args = &args;
+  g_context.threads = o.threads;
+  g_context.flag = o.flag_code;
+}
+
+__attribute__((format(printf, 1, 2))) void note_context(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(g_context.extra, sizeof(g_context.extra), fmt, ap);
+  va_end(ap);
 }
 
 // Runs the public call at the default level and the input's thread count,
@@ -1012,35 +1098,38 @@ void run_plan(call_plan &plan, const run_options &o, Public &&call_public, Check
   if (s == VO_OK) {
     check("the public call");
   }
-  const std::vector<unsigned char> public_out = ar.output_bytes();
+  std::vector<unsigned char> public_out, first_out, out;
+  ar.output_bytes(public_out);
   const vo::simd_level *default_level = &vo::active_level();
   const std::size_t thread_counts[2] = {o.threads, o.threads == 1 ? std::size_t{3} : 1};
-  for (const vo::simd_level *level : vo::runnable_levels()) {
+  static const std::vector<const vo::simd_level *> levels = vo::runnable_levels();
+  for (const vo::simd_level *level : levels) {
     const vo::scoped_level at(*level);
-    std::vector<unsigned char> first_out;
+    bool first = true;
     for (std::size_t threads : thread_counts) {
       vo_set_num_threads(threads);
       ar.restore();
       const vo_status ls = call_public();
-      const std::string who =
-          std::string(level->name) + " level, " + std::to_string(threads) + " thread(s)";
+      char who[64];
+      std::snprintf(who, sizeof(who), "%s level, %zu thread(s)", level->name, threads);
       if (ls != s) {
-        fail("%s: status %d (%s), the default level gave %d (%s)", who.c_str(),
-             static_cast<int>(ls), vo_status_string(ls), static_cast<int>(s), vo_status_string(s));
+        fail("%s: status %d (%s), the default level gave %d (%s)", who, static_cast<int>(ls),
+             vo_status_string(ls), static_cast<int>(s), vo_status_string(s));
       }
-      ar.check_writes(ls == VO_OK, who.c_str());
+      ar.check_writes(ls == VO_OK, who);
       if (ls != VO_OK) {
         continue;
       }
-      check(who.c_str());
-      std::vector<unsigned char> out = ar.output_bytes();
-      if (first_out.empty()) {
+      check(who);
+      ar.output_bytes(out);
+      if (first) {
         if (level == default_level && out != public_out) {
-          fail("%s: results differ bitwise from the first call at the same level", who.c_str());
+          fail("%s: results differ bitwise from the first call at the same level", who);
         }
-        first_out = std::move(out);
+        first = false;
+        first_out.swap(out);
       } else if (out != first_out) {
-        fail("%s: results differ bitwise from %zu thread(s) at the same level", who.c_str(),
+        fail("%s: results differ bitwise from %zu thread(s) at the same level", who,
              thread_counts[0]);
       }
     }
@@ -1074,8 +1163,8 @@ template <> struct api<double> {
   static constexpr auto norms = &vo_norms_f64;
 };
 
-template <class T> std::string fn_name(const char *base) {
-  return std::string("vo_") + base + (sizeof(T) == 4 ? "_f32" : "_f64");
+template <class T> constexpr const char *type_suffix() {
+  return sizeof(T) == 4 ? "_f32" : "_f64";
 }
 
 // Lays the arguments out, writes the values, and records the contents.
@@ -1101,7 +1190,7 @@ template <class T, bool Cosine> void run_pair(input_bytes &in, const run_options
   read_placement(in, args[0], {});
   read_placement(in, args[1], {0});
   read_placement(in, args[2], {0, 1});
-  g_context = describe(fn_name<T>(Cosine ? "cosine_similarity" : "dot").c_str(), args, o);
+  set_context(args, o, "vo_%s%s", Cosine ? "cosine_similarity" : "dot", type_suffix<T>());
   prepare<T>(plan, in);
   T *a = typed<T>(args[0]);
   T *b = typed<T>(args[1]);
@@ -1135,7 +1224,7 @@ template <class T, bool Cosine> void run_rows(input_bytes &in, const run_options
   read_placement(in, args[0], {});
   read_placement(in, args[1], {0});
   read_placement(in, args[2], {0, 1});
-  g_context = describe(fn_name<T>(Cosine ? "cosine_similarity_rows" : "dot_rows").c_str(), args, o);
+  set_context(args, o, "vo_%s%s", Cosine ? "cosine_similarity_rows" : "dot_rows", type_suffix<T>());
   prepare<T>(plan, in);
   T *a = typed<T>(args[0]);
   T *b = typed<T>(args[1]);
@@ -1170,7 +1259,7 @@ template <class T> void run_norms(input_bytes &in, const run_options &o) {
   args.push_back(make_arg("out", true, sizeof(T), rows, 1, 1));
   read_placement(in, args[0], {});
   read_placement(in, args[1], {0});
-  g_context = describe(fn_name<T>("norms").c_str(), args, o);
+  set_context(args, o, "vo_norms%s", type_suffix<T>());
   prepare<T>(plan, in);
   T *x = typed<T>(args[0]);
   T *out = typed<T>(args[1]);
@@ -1205,8 +1294,8 @@ template <class T> void run_normalize(input_bytes &in, const run_options &o) {
   constexpr int k_modes[4] = {VO_NONFINITE_PROPAGATE, VO_NONFINITE_RAISE, 2, 255};
   const int mode = k_modes[o.flag_code];
   plan.bad_flag = mode != VO_NONFINITE_PROPAGATE && mode != VO_NONFINITE_RAISE;
-  g_context = describe(fn_name<T>("normalize").c_str(), args, o) +
-              (o.no_report ? " first_nonfinite NULL" : "");
+  set_context(args, o, "vo_normalize%s", type_suffix<T>());
+  note_context("%s", o.no_report ? " first_nonfinite NULL" : "");
   prepare<T>(plan, in);
   std::size_t first_bad = rows;
   if (args[0].backed && dim > 0) {
@@ -1390,7 +1479,8 @@ template <class T> void run_cdist(input_bytes &in, const run_options &o) {
   read_placement(in, args[1], {0});
   read_placement(in, args[2], {0, 1});
   plan.bad_flag = !known_metric(metric);
-  g_context = describe(fn_name<T>("cdist").c_str(), args, o) + " metric " + std::to_string(metric);
+  set_context(args, o, "vo_cdist%s", type_suffix<T>());
+  note_context(" metric %d", metric);
   prepare<T>(plan, in);
   T *a = typed<T>(args[0]);
   T *b = typed<T>(args[1]);
@@ -1476,8 +1566,8 @@ template <class T> void run_topk(input_bytes &in, const run_options &o) {
   read_placement(in, args[2], {0, 1});
   read_placement(in, args[3], {0, 1, 2});
   plan.bad_flag = !known_metric(metric) || k == 0;
-  g_context = describe(fn_name<T>("topk").c_str(), args, o) + " metric " + std::to_string(metric) +
-              " k " + std::to_string(k);
+  set_context(args, o, "vo_topk%s", type_suffix<T>());
+  note_context(" metric %d k %zu", metric, k);
   prepare<T>(plan, in);
   const T *q = typed<T>(args[0]);
   const T *base = typed<T>(args[1]);
@@ -1756,9 +1846,8 @@ void run_lowp_pairwise(input_bytes &in, const run_options &o) {
     read_placement(in, args[static_cast<std::size_t>(i)], {0});
   }
   read_placement(in, args[static_cast<std::size_t>(iout)], {ia, ib, scaled ? isa : ia});
-  const std::string fn = std::string("vo_") + (Cosine ? "cosine_similarity" : "dot") +
-                         (Rows ? "_rows" : "") + lowp_suffix(K);
-  g_context = describe(fn.c_str(), args, o);
+  set_context(args, o, "vo_%s%s%s", Cosine ? "cosine_similarity" : "dot", Rows ? "_rows" : "",
+              lowp_suffix(K));
   prepare_lowp(plan, in, K);
   auto ptr = [&](int i) { return i < 0 ? nullptr : args[static_cast<std::size_t>(i)].ptr; };
   const auto *a16 = reinterpret_cast<const std::uint16_t *>(ptr(ia));
@@ -1823,7 +1912,7 @@ template <lowp K> void run_lowp_norms(input_bytes &in, const run_options &o) {
     read_placement(in, args[1], {0});
   }
   read_placement(in, args[iout], {0, scaled ? 1 : 0});
-  g_context = describe((std::string("vo_norms") + lowp_suffix(K)).c_str(), args, o);
+  set_context(args, o, "vo_norms%s", lowp_suffix(K));
   prepare_lowp(plan, in, K);
   auto *out = reinterpret_cast<float *>(args[iout].ptr);
   run_plan(
@@ -1885,8 +1974,8 @@ template <lowp K, int Op> void run_lowp_convert(input_bytes &in, const run_optio
       {"vo_convert_f32_to_f16", "vo_convert_f16_to_f32", "vo_normalize_f32_to_f16"},
       {"vo_convert_f32_to_bf16", "vo_convert_bf16_to_f32", "vo_normalize_f32_to_bf16"},
       {"vo_quantize_f32_to_i8", "vo_dequantize_i8_to_f32", "vo_normalize_f32_to_i8"}};
-  g_context = describe(names[static_cast<int>(K)][Op], args, o) +
-              (normalize ? (mode == VO_NONFINITE_RAISE ? " raise" : " propagate") : "");
+  set_context(args, o, "%s", names[static_cast<int>(K)][Op]);
+  note_context("%s", normalize ? (mode == VO_NONFINITE_RAISE ? " raise" : " propagate") : "");
   if (from_f32) {
     prepare<float>(plan, in);
   } else {
@@ -2187,8 +2276,8 @@ template <lowp K> void run_lowp_cdist(input_bytes &in, const run_options &o) {
     read_placement_any(in, arg(iout), {ia, ib});
   }
   plan.bad_flag = !known_metric(metric);
-  g_context = describe((std::string("vo_cdist") + lowp_suffix(K)).c_str(), args, o) + " metric " +
-              std::to_string(metric);
+  set_context(args, o, "vo_cdist%s", lowp_suffix(K));
+  note_context(" metric %d", metric);
   prepare_lowp(plan, in, K);
   auto ptr = [&](int i) { return i < 0 ? nullptr : arg(i).ptr; };
   const auto *a16 = reinterpret_cast<const std::uint16_t *>(ptr(ia));
@@ -2289,8 +2378,8 @@ template <lowp K> void run_lowp_topk(input_bytes &in, const run_options &o) {
     read_placement_any(in, arg(isc), {iq, ib, iidx});
   }
   plan.bad_flag = !known_metric(metric) || k == 0;
-  g_context = describe((std::string("vo_topk") + lowp_suffix(K)).c_str(), args, o) + " metric " +
-              std::to_string(metric) + " k " + std::to_string(k);
+  set_context(args, o, "vo_topk%s", lowp_suffix(K));
+  note_context(" metric %d k %zu", metric, k);
   prepare_lowp(plan, in, K);
   auto ptr = [&](int i) { return i < 0 ? nullptr : arg(i).ptr; };
   const auto *q16 = reinterpret_cast<const std::uint16_t *>(ptr(iq));
@@ -2419,6 +2508,7 @@ constexpr fuzz_case k_cases[] = {
 // per leading element choosing its class.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
   input_bytes in(data, size);
+  g_context = call_context{};
   const fuzz_case &c = k_cases[in.u8() % std::size(k_cases)];
   const run_options o = read_options(in);
   vo_set_num_threads(o.threads);
@@ -2427,6 +2517,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
          o.threads);
   }
   c.run(in, o);
+  g_context.args = nullptr; // (they lived in c.run)
   // Status codes a caller may pass: unknown ones get "unknown status".
   const int code = static_cast<int>(o.threads * 37 + in.u8()) - 160;
   const char *msg = fuzz_status_string(code);
