@@ -30,7 +30,8 @@
 //  - the same call at every runnable SIMD level (forced with vo::scoped_level)
 //    gives the same status and satisfies the same checks, and at each level
 //    the results are bitwise the same for two thread counts; at the default
-//    level they are bitwise the first call's.
+//    level they are bitwise the first call's. (The checks run once per
+//    level, on the bits every call there is then compared with: run_plan.)
 // Sentinels are NaNs with a payload no computation produces, so a kernel
 // that read a gap or a guard would also turn its result into NaN.
 //
@@ -1072,9 +1073,12 @@ __attribute__((format(printf, 1, 2))) void note_context(const char *fmt, ...) {
 // Runs the public call at the default level and the input's thread count,
 // then again at every runnable level (vo::scoped_level) with that thread
 // count and another one. Every call must give the same status and write only
-// its outputs, and only on success; `check(who)` verifies the outputs after
-// each successful call. At each level both thread counts give the same bits,
-// and at the default level the first call's bits.
+// its outputs, and only on success. At each level both thread counts give the
+// same bits, and at the default level the first call's bits. `check(who)`
+// verifies the outputs of a successful call once per set of bitwise equal
+// outputs at a level: after the public call, and after the first call at
+// each other level (the other calls are checked to give those bits, so they
+// pass the same checks; a check may use the level, never the thread count).
 template <class Public, class Check>
 void run_plan(call_plan &plan, const run_options &o, Public &&call_public, Check &&check) {
   arena &ar = plan.ar;
@@ -1120,10 +1124,11 @@ void run_plan(call_plan &plan, const run_options &o, Public &&call_public, Check
       if (ls != VO_OK) {
         continue;
       }
-      check(who);
       ar.output_bytes(out);
       if (first) {
-        if (level == default_level && out != public_out) {
+        if (level != default_level) {
+          check(who);
+        } else if (out != public_out) {
           fail("%s: results differ bitwise from the first call at the same level", who);
         }
         first = false;
@@ -2036,10 +2041,17 @@ template <lowp K, int Op> void run_lowp_convert(input_bytes &in, const run_optio
         }
         return s;
       },
-      [&, stored = std::vector<std::uint16_t>()](const char *who) mutable {
-        if (Op == 0 && !scaled && stored.empty()) { // the reference patterns, once
+      [&, stored = std::vector<std::uint16_t>(), x_rows = std::vector<std::vector<float>>(),
+       norms = std::vector<long double>()](const char *who) mutable {
+        if (Op != 1 && x_rows.empty()) { // the input rows and their norms, once
           for (std::size_t i = 0; i < rows && dim > 0; ++i) {
-            for (float v : plan.ar.input_row<float>(args[0], i)) {
+            x_rows.push_back(plan.ar.input_row<float>(args[0], i));
+            norms.push_back(normalize ? vo_test::ref_norm(x_rows.back().data(), dim) : 1.0L);
+          }
+        }
+        if (Op == 0 && !scaled && stored.empty()) { // the reference patterns, once
+          for (const auto &x : x_rows) {
+            for (float v : x) {
               stored.push_back(lowp_store(K, v));
             }
           }
@@ -2063,8 +2075,8 @@ template <lowp K, int Op> void run_lowp_convert(input_bytes &in, const run_optio
             }
             continue;
           }
-          const std::vector<float> x = plan.ar.input_row<float>(args[0], i);
-          const long double norm = normalize ? vo_test::ref_norm(x.data(), dim) : 1.0L;
+          const std::vector<float> &x = x_rows[i];
+          const long double norm = norms[i];
           const bool bad = normalize && !std::isfinite(norm);
           float s = 0, m = 0;
           if (scaled) {
