@@ -3,7 +3,10 @@
 //
 // One input is one call. The input picks the function and element type, the
 // shapes (rows, dim, strides: 0 to broadcast, below dim to be refused, huge
-// to overflow), where every pointer points (its own buffer at any element
+// to overflow; mostly small, since an input costs in proportion to its
+// elements and small shapes are where the bugs are: a large dim takes fewer
+// rows, and big inputs, with the work of several threads, are rare; see
+// k_budget), where every pointer points (its own buffer at any element
 // offset, NULL, misaligned, or inside another argument's buffer, in place
 // included), the thread count (1..4), the nonfinite mode, and the values
 // (random at a chosen scale, with NaN, infinities, signed zeros,
@@ -204,34 +207,62 @@ constexpr std::size_t k_interesting_dims[] = {
     513, 767, 768, 769, 1023, 1024, 1025, 1535, 1536, 2047, 2048, 2049, 4095, 4096,
 };
 
-// Elements the buffers of one input may hold: small keeps executions fast.
-constexpr std::size_t k_budget = std::size_t{1} << 16;
-// With several threads a call must be this large to run on the pool.
-constexpr std::size_t k_big_budget = std::size_t{1} << 18;
+// The cost of an input grows with its elements (each is written, read by
+// five calls and compared), and small shapes are where the bugs are: the
+// sizes below make most inputs a few hundred elements, a few percent a few
+// thousand, and the threaded ones (the big option) rare.
+//
+// Elements the buffers of one input may hold. fitted_rows() and fit_search()
+// halve the rows until they fit, but keep one row: a large dim runs on
+// one row, not on none.
+constexpr std::size_t k_budget = std::size_t{1} << 12;
+// Work (rows x dim, or m x n x dim) of each thread of the pool: a smaller
+// call runs on the calling thread alone (tuning::min_work_per_thread).
+constexpr std::size_t k_thread_work = std::size_t{1} << 16;
+// The buffers of a big input: the work of up to 4 threads in each of two
+// matrices, with room for gaps between the rows.
+constexpr std::size_t k_big_budget = std::size_t{1} << 20;
 
+// dim: the top 6 of its 16 bits pick a class, the others the value: 0..32
+// (every tail of every lane count) for 40 of the 64 classes, 33..136 (the
+// next multiples of 64 lanes and their neighbours) for 16, 137..512 for 5,
+// then one class each for a dim of k_interesting_dims, a dim from 513 to
+// 4093 (steps of 3 and 4), and a huge one.
 std::size_t read_dim(input_bytes &in) {
   const unsigned code = in.u16();
-  switch (code >> 14) {
-  case 0:
+  const unsigned cls = code >> 10, low = code & 0x3ff;
+  if (cls < 40) {
     return code % 33;
-  case 1:
-    return k_interesting_dims[code % std::size(k_interesting_dims)];
-  case 2:
-    return code % 4097;
-  default:
-    return (code & 0xff) < 240 ? (code & 0xff) : k_huge[code & 15];
   }
+  if (cls < 56) {
+    return 33 + code % 104;
+  }
+  if (cls < 61) {
+    return 137 + code % 376;
+  }
+  if (cls == 61) {
+    return k_interesting_dims[low % std::size(k_interesting_dims)];
+  }
+  return cls == 62 ? 513 + 7 * low / 2 : k_huge[code & 15];
 }
 
-std::size_t read_rows(input_bytes &in, bool big) {
-  const unsigned code = in.u8();
+// Rows from their code byte: 0..8 for 3/4 of the codes, 0..32 for 3/16 (M:N
+// tiles are up to 12 x 4), a huge count for the last 16. With the big
+// option, codes 0xe0..0xef ask for a matrix as large as threads need instead
+// (fit_rows, read_query_rows).
+std::size_t decode_rows(unsigned code) {
   if (code >= 0xf0) {
     return k_huge[code & 15];
   }
-  if (big) {
-    return 16 * code + 1;
-  }
-  return code < 128 ? code % 9 : code % 33; // mostly few rows: fast executions
+  return code < 0xc0 ? code % 9 : code % 33;
+}
+
+bool big_rows_code(unsigned code) {
+  return (code & 0xf0) == 0xe0;
+}
+
+std::size_t read_rows(input_bytes &in) {
+  return decode_rows(in.u8());
 }
 
 std::size_t read_stride(input_bytes &in, std::size_t dim) {
@@ -973,14 +1004,15 @@ struct run_options {
   bool no_report = false; // normalize: first_nonfinite is NULL
 };
 
-// Bits: 0-1 threads - 1, 2 big, 3 unused (it chose streaming stores when the
-// harness called the kernels directly), 4-5 nonfinite mode, 6 NULL
-// first_nonfinite.
+// Bits: 0-1 threads - 1, 4-5 nonfinite mode, 6 NULL first_nonfinite; 2, 3
+// and 7 all set: big (with threads > 1; for the row functions, the rows
+// code must ask for it too: decode_rows). A big input costs a thousand small
+// ones or more, hence three bits.
 run_options read_options(input_bytes &in) {
   const unsigned c = in.u8();
   run_options o;
   o.threads = 1 + (c & 3);
-  o.big = (c & 4) != 0 && o.threads > 1;
+  o.big = (c & 0x8c) == 0x8c && o.threads > 1;
   o.flag_code = (c >> 4) & 3;
   o.no_report = (c & 0x40) != 0;
   return o;
@@ -1005,10 +1037,25 @@ std::size_t fitted_rows(std::size_t rows,
     }
     return t;
   };
-  while (rows > 0 && total() > budget) {
+  while (rows > 1 && total() > budget) {
     rows /= 2;
   }
   return rows;
+}
+
+// The rows of a row function's matrices from their code byte (read before
+// dim): decode_rows(), or for a big input with dim 64 to 4096 as many rows
+// as the work of o.threads threads takes (a few more, so that chunk edges
+// move), then fitted to the budget.
+std::size_t fit_rows(unsigned code, std::size_t dim,
+                     std::initializer_list<std::pair<std::size_t, std::size_t>> shapes,
+                     const run_options &o) {
+  const bool big = o.big && big_rows_code(code);
+  std::size_t rows = decode_rows(code);
+  if (big && dim >= 64 && dim <= 4096) {
+    rows = (o.threads * k_thread_work + dim - 1) / dim + (code & 15);
+  }
+  return fitted_rows(rows, shapes, big ? k_big_budget : k_budget);
 }
 
 arg_spec make_arg(const char *name, bool output, std::size_t elem, std::size_t rows,
@@ -1218,11 +1265,11 @@ template <class T, bool Cosine> void run_pair(input_bytes &in, const run_options
 template <class T, bool Cosine> void run_rows(input_bytes &in, const run_options &o) {
   call_plan plan;
   auto &args = plan.ar.args;
-  std::size_t rows = read_rows(in, o.big);
+  const unsigned rows_code = in.u8();
   const std::size_t dim = read_dim(in);
   const std::size_t as = read_stride(in, dim);
   const std::size_t bs = read_stride(in, dim);
-  rows = fitted_rows(rows, {{as, dim}, {bs, dim}, {1, 1}}, o.big ? k_big_budget : k_budget);
+  const std::size_t rows = fit_rows(rows_code, dim, {{as, dim}, {bs, dim}, {1, 1}}, o);
   args.push_back(make_arg("a", false, sizeof(T), rows, dim, as, true));
   args.push_back(make_arg("b", false, sizeof(T), rows, dim, bs, true));
   args.push_back(make_arg("out", true, sizeof(T), rows, 1, 1));
@@ -1256,10 +1303,10 @@ template <class T, bool Cosine> void run_rows(input_bytes &in, const run_options
 template <class T> void run_norms(input_bytes &in, const run_options &o) {
   call_plan plan;
   auto &args = plan.ar.args;
-  std::size_t rows = read_rows(in, o.big);
+  const unsigned rows_code = in.u8();
   const std::size_t dim = read_dim(in);
   const std::size_t xs = read_stride(in, dim);
-  rows = fitted_rows(rows, {{xs, dim}, {1, 1}}, o.big ? k_big_budget : k_budget);
+  const std::size_t rows = fit_rows(rows_code, dim, {{xs, dim}, {1, 1}}, o);
   args.push_back(make_arg("x", false, sizeof(T), rows, dim, xs));
   args.push_back(make_arg("out", true, sizeof(T), rows, 1, 1));
   read_placement(in, args[0], {});
@@ -1285,11 +1332,11 @@ template <class T> void run_norms(input_bytes &in, const run_options &o) {
 template <class T> void run_normalize(input_bytes &in, const run_options &o) {
   call_plan plan;
   auto &args = plan.ar.args;
-  std::size_t rows = read_rows(in, o.big);
+  const unsigned rows_code = in.u8();
   const std::size_t dim = read_dim(in);
   const std::size_t xs = read_stride(in, dim);
   const std::size_t os = read_stride(in, dim);
-  rows = fitted_rows(rows, {{xs, dim}, {os, dim}}, o.big ? k_big_budget : k_budget);
+  const std::size_t rows = fit_rows(rows_code, dim, {{xs, dim}, {os, dim}}, o);
   args.push_back(make_arg("x", false, sizeof(T), rows, dim, xs));
   args.push_back(make_arg("out", true, sizeof(T), rows, dim, os));
   read_placement(in, args[0], {});
@@ -1363,11 +1410,13 @@ bool known_metric(int metric) {
 }
 
 // The M:N sizes: m query rows and n base rows, both small, shrunk until the
-// matrices fit the budget and m * n * dim stays cheap to check.
+// matrices fit the budget and m * n * dim stays cheap to check (down to one
+// row each). Big inputs (o.big) may take the work of 4 threads.
 void fit_search(std::size_t &m, std::size_t &n, std::size_t dim,
-                std::initializer_list<std::size_t> strides) {
+                std::initializer_list<std::size_t> strides, const run_options &o) {
   constexpr std::size_t normal = std::size_t{1} << 24;
-  constexpr std::size_t max_work = std::size_t{1} << 20;
+  const std::size_t budget = o.big ? 8 * k_budget : k_budget;
+  const std::size_t max_work = o.big ? 4 * k_thread_work : k_thread_work / 2;
   if (m >= normal || n >= normal || dim >= normal) {
     return; // a size from the huge table: the call must fail
   }
@@ -1376,8 +1425,8 @@ void fit_search(std::size_t &m, std::size_t &n, std::size_t dim,
     for (std::size_t st : strides) {
       elems += st < normal ? std::max(m, n) * std::max(st, dim) : 0;
     }
-    if ((elems <= k_budget && m * n * std::max<std::size_t>(dim, 1) <= max_work) ||
-        (m == 0 && n == 0)) {
+    if ((elems <= budget && m * n * std::max<std::size_t>(dim, 1) <= max_work) ||
+        (m <= 1 && n <= 1)) {
       return;
     }
     (m >= n ? m : n) /= 2;
@@ -1468,14 +1517,14 @@ void expect_scores(score_table<T> &tab, const arena &ar, const arg_spec &a, cons
 template <class T> void run_cdist(input_bytes &in, const run_options &o) {
   call_plan plan;
   auto &args = plan.ar.args;
-  std::size_t m = read_rows(in, false);
-  std::size_t n = read_rows(in, false);
+  std::size_t m = read_rows(in);
+  std::size_t n = read_rows(in);
   const std::size_t dim = read_dim(in);
   const std::size_t as = read_stride(in, dim);
   const std::size_t bs = read_stride(in, dim);
   const unsigned out_code = in.u8();
   const int metric = read_metric(in);
-  fit_search(m, n, dim, {as, bs});
+  fit_search(m, n, dim, {as, bs}, o);
   const std::size_t os = (out_code & 3) == 3 ? read_stride(in, n) : n + (out_code >> 2) % 3;
   args.push_back(make_arg("a", false, sizeof(T), m, dim, as));
   args.push_back(make_arg("b", false, sizeof(T), n, dim, bs));
@@ -1549,14 +1598,14 @@ inline std::size_t read_k(unsigned k_code, std::size_t n) {
 template <class T> void run_topk(input_bytes &in, const run_options &o) {
   call_plan plan;
   auto &args = plan.ar.args;
-  std::size_t m = read_rows(in, false);
-  std::size_t n = read_rows(in, false);
+  std::size_t m = read_rows(in);
+  std::size_t n = read_rows(in);
   const std::size_t dim = read_dim(in);
   const std::size_t qs = read_stride(in, dim);
   const std::size_t bs = read_stride(in, dim);
   const unsigned k_code = in.u8();
   const int metric = read_metric(in);
-  fit_search(m, n, dim, {qs, bs});
+  fit_search(m, n, dim, {qs, bs}, o);
   const std::size_t k = read_k(k_code, n);
   const std::size_t kk = std::min(k, n);
   const unsigned strides_code = in.u8();
@@ -1826,13 +1875,11 @@ void run_lowp_pairwise(input_bytes &in, const run_options &o) {
   constexpr bool scaled = K == lowp::i8;
   call_plan plan;
   auto &args = plan.ar.args;
-  std::size_t rows = Rows ? read_rows(in, o.big) : 1;
+  const unsigned rows_code = Rows ? in.u8() : 1u;
   const std::size_t dim = read_dim(in);
   const std::size_t as = Rows ? read_stride(in, dim) : dim;
   const std::size_t bs = Rows ? read_stride(in, dim) : dim;
-  if (Rows) {
-    rows = fitted_rows(rows, {{as, dim}, {bs, dim}, {1, 1}}, o.big ? k_big_budget : k_budget);
-  }
+  const std::size_t rows = Rows ? fit_rows(rows_code, dim, {{as, dim}, {bs, dim}, {1, 1}}, o) : 1;
   const std::size_t e = lowp_elem(K);
   // Indices: a, [a_scales], b, [b_scales], out.
   args.push_back(make_arg("a", false, e, rows, dim, as, Rows));
@@ -1902,10 +1949,10 @@ template <lowp K> void run_lowp_norms(input_bytes &in, const run_options &o) {
   constexpr bool scaled = K == lowp::i8;
   call_plan plan;
   auto &args = plan.ar.args;
-  std::size_t rows = read_rows(in, o.big);
+  const unsigned rows_code = in.u8();
   const std::size_t dim = read_dim(in);
   const std::size_t xs = read_stride(in, dim);
-  rows = fitted_rows(rows, {{xs, dim}, {1, 1}}, o.big ? k_big_budget : k_budget);
+  const std::size_t rows = fit_rows(rows_code, dim, {{xs, dim}, {1, 1}}, o);
   args.push_back(make_arg("x", false, lowp_elem(K), rows, dim, xs));
   if (scaled) {
     args.push_back(make_arg("x_scales", false, 4, rows, dim == 0 ? 0 : 1, 1));
@@ -1957,11 +2004,11 @@ template <lowp K, int Op> void run_lowp_convert(input_bytes &in, const run_optio
   constexpr bool from_f32 = Op != 1, normalize = Op == 2;
   call_plan plan;
   auto &args = plan.ar.args;
-  std::size_t rows = read_rows(in, o.big);
+  const unsigned rows_code = in.u8();
   const std::size_t dim = read_dim(in);
   const std::size_t xs = read_stride(in, dim);
   const std::size_t os = read_stride(in, dim);
-  rows = fitted_rows(rows, {{xs, dim}, {os, dim}, {1, 1}}, o.big ? k_big_budget : k_budget);
+  const std::size_t rows = fit_rows(rows_code, dim, {{xs, dim}, {os, dim}, {1, 1}}, o);
   const std::size_t e = lowp_elem(K);
   // Indices: the float matrix f, the typed matrix t, [its scales].
   args.push_back(make_arg(from_f32 ? "x" : "out", !from_f32, 4, rows, dim, from_f32 ? xs : os));
@@ -2160,16 +2207,13 @@ void read_placement_any(input_bytes &in, arg_spec &a, std::initializer_list<int>
   read_placement(one, a, targets);
 }
 
-// Query rows: as read_rows without the big option; with it, 240 to 271 rows,
-// across the 256 from which the M:N functions use the packed kernel (and its
-// other order of sums: the reason the contract says "with the same m").
+// Query rows: as read_rows; with the big option, codes 0xe0..0xef give 248
+// to 263 rows, across the 256 from which the M:N functions use the packed
+// kernel (and its other order of sums: the reason the contract says "with the
+// same m").
 std::size_t read_query_rows(input_bytes &in, bool big) {
-  const std::uint8_t code = in.u8();
-  if (big && code < 0xf0) {
-    return 240 + code % 32;
-  }
-  input_bytes one(&code, 1);
-  return read_rows(one, false);
+  const unsigned code = in.u8();
+  return big && big_rows_code(code) ? 248 + (code & 15) : decode_rows(code);
 }
 
 // An operand of a search call (codes or 16-bit patterns, and the i8 scales),
@@ -2255,13 +2299,13 @@ template <lowp K> void run_lowp_cdist(input_bytes &in, const run_options &o) {
   call_plan plan;
   auto &args = plan.ar.args;
   std::size_t m = read_query_rows(in, o.big);
-  std::size_t n = read_rows(in, false);
+  std::size_t n = read_rows(in);
   const std::size_t dim = read_dim(in);
   const std::size_t as = read_stride(in, dim);
   const std::size_t bs = read_stride(in, dim);
   const unsigned out_code = in.u8();
   const int metric = read_metric(in);
-  fit_search(m, n, dim, {as, bs});
+  fit_search(m, n, dim, {as, bs}, o);
   const std::size_t os = (out_code & 3) == 3 ? read_stride(in, n) : n + (out_code >> 2) % 3;
   const std::size_t e = lowp_elem(K);
   // Indices: a, [a_scales], b, [b_scales], out.
@@ -2350,13 +2394,13 @@ template <lowp K> void run_lowp_topk(input_bytes &in, const run_options &o) {
   call_plan plan;
   auto &args = plan.ar.args;
   std::size_t m = read_query_rows(in, o.big);
-  std::size_t n = read_rows(in, false);
+  std::size_t n = read_rows(in);
   const std::size_t dim = read_dim(in);
   const std::size_t qs = read_stride(in, dim);
   const std::size_t bs = read_stride(in, dim);
   const unsigned k_code = in.u8();
   const int metric = read_metric(in);
-  fit_search(m, n, dim, {qs, bs});
+  fit_search(m, n, dim, {qs, bs}, o);
   const std::size_t k = read_k(k_code, n);
   const std::size_t kk = std::min(k, n);
   const unsigned strides_code = in.u8();

@@ -1,4 +1,4 @@
-"""Write the seed corpus of the fuzz harness (tests/fuzz/corpus/*.bin).
+"""Write the seed corpus of the fuzz harness (tests/fuzz/corpus/*.bin, corpus-big/*.bin).
 
 Each seed is one call, laid out as fuzz_api.cpp reads its input: the case
 index, the options byte, the case's shape fields (top-k: k, metric, and one
@@ -7,6 +7,13 @@ value scale, the special-value density, an 8-byte seed and
 a few bytes choosing the classes of the leading elements. Run it again after
 changing that layout; libFuzzer grows its own corpus from these in
 build-fuzz/corpus.
+
+The big seeds (the big option: as much work as several threads take, or the
+packed kernel's 256 query rows) go to corpus-big: fuzz_replay runs them with
+the others (make test, make test-asan), libFuzzer is not given them (make
+fuzz). One of them costs as much as hundreds of small inputs, and their
+mutants stay big: seeded, they took most of the fuzzer's time. libFuzzer
+still reaches the big option by mutation.
 """
 
 from __future__ import annotations
@@ -40,8 +47,9 @@ NAN_FIRST = 0x84  # element class byte: 1 + 0x84 % 13 == 3, a NaN
 
 
 def options(threads: int = 1, big: bool = False, flag: int = 0, no_report: bool = False) -> int:
-    """The options byte; no_report passes first_nonfinite as NULL (normalize)."""
-    return (threads - 1) | (4 if big else 0) | (flag << 4) | (0x40 if no_report else 0)
+    """The options byte; no_report passes first_nonfinite as NULL (normalize); big (bits 2, 3
+    and 7) needs threads > 1, and for the row functions a rows byte from rows_big()."""
+    return (threads - 1) | (0x8C if big else 0) | (flag << 4) | (0x40 if no_report else 0)
 
 
 OUT_KK, OUT_GAP, OUT_BELOW, OUT_HUGE = 0, 1, 2, 3  # top-k output stride codes
@@ -53,23 +61,37 @@ def out_strides(indices: int = OUT_KK, scores: int = OUT_KK, extra: int = 0) -> 
 
 
 def dim(d: int) -> bytes:
-    """Two bytes giving dim d (0..4096), or a huge dim for d < 0."""
+    """Two bytes giving dim d (0..512, one of INTERESTING_DIMS, or 513 + 7 c / 2 for c < 1024),
+    or a huge dim for d < 0. The top 6 bits of the code pick a class (read_dim)."""
     if d < 0:
-        return struct.pack("<H", 0xC000 | 0xF0)  # k_huge[0]
-    if d < 33:  # the harness takes code % 33 for codes below 0x4000
+        return struct.pack("<H", 63 << 10)  # k_huge[0]
+    if d < 33:  # classes 0..39: code % 33
         return struct.pack("<H", d)
-    if d in INTERESTING_DIMS:  # the harness takes code % len(INTERESTING_DIMS)
-        shift = (INTERESTING_DIMS.index(d) - 0x4000) % len(INTERESTING_DIMS)
-        return struct.pack("<H", 0x4000 + shift)
-    # 0x8000 to 0xBFFF: the harness takes code % 4097.
-    return struct.pack("<H", 0x8000 + (d - 0x8000) % 4097)
+    if d <= 136:  # classes 40..55: 33 + code % 104
+        base = 40 << 10
+        return struct.pack("<H", base + (d - 33 - base) % 104)
+    if d <= 512:  # classes 56..60: 137 + code % 376
+        base = 56 << 10
+        return struct.pack("<H", base + (d - 137 - base) % 376)
+    if d in INTERESTING_DIMS:  # class 61: k_interesting_dims[low % 28]
+        return struct.pack("<H", (61 << 10) + INTERESTING_DIMS.index(d))
+    for low in range(1024):  # class 62: 513 + 7 * low / 2
+        if 513 + 7 * low // 2 == d:
+            return struct.pack("<H", (62 << 10) + low)
+    raise ValueError(f"dim {d} has no code")
 
 
 def rows(r: int) -> int:
-    """The rows byte for r rows (0..32) in a call without the big option."""
-    if r < 9:  # the harness takes code % 9 below 128
+    """The rows byte for r rows (0..32)."""
+    if r < 9:  # the harness takes code % 9 below 0xC0
         return r
-    return 128 + (r - 128) % 33  # and code % 33 from 128 up
+    return 0xC0 + (r - 0xC0) % 33  # and code % 33 from 0xC0 up
+
+
+def rows_big(extra: int = 0) -> int:
+    """The rows byte of a big row-function call (options(big=True), dim 64..4096): the rows
+    the work of its threads takes, plus extra (0..15)."""
+    return 0xE0 | extra
 
 
 def place(code: int, lead: int = 0) -> int:
@@ -83,8 +105,9 @@ def alias_to(target: int, shift: int = 0) -> int:
 
 
 def query_rows_big(m: int) -> int:
-    """The query rows byte for m rows (240..271) with the big option (those cases only)."""
-    return (m - 240) % 32
+    """The query rows byte for m rows (248..263) with the big option (those cases only)."""
+    assert 248 <= m <= 263
+    return 0xE0 | (m - 248)
 
 
 def values(scale: int = 0, density: int = 0, seed: int = 1, classes: bytes = b"") -> bytes:
@@ -114,7 +137,7 @@ SEEDS = [
          OWN, OWN, OWN, values(0xD1)),
     seed("cosine_similarity_rows_f32__tiny", options(), 6, dim(100), STRIDE_DIM, STRIDE_DIM,
          place(OWN, 3), OWN, OWN, values(0x90, 32)),
-    seed("norms_f32__big_values", options(), 4, dim(1000), STRIDE_DIM, OWN, OWN, values(0xF0, 16)),
+    seed("norms_f32__big_values", options(), 4, dim(1023), STRIDE_DIM, OWN, OWN, values(0xF0, 16)),
     seed("norms_f64__dim0_huge_stride", options(), rows(16), dim(0), STRIDE_HUGE, OWN, OWN, values()),
     seed("norms_f64__stride_below_dim", options(), 3, dim(8), STRIDE_BELOW, OWN, OWN, values()),
     seed("normalize_f32__in_place", options(3), 6, dim(64), STRIDE_GAP, STRIDE_GAP, OWN, ALIAS,
@@ -123,10 +146,10 @@ SEEDS = [
          values(0, 0, 5, bytes([NAN_FIRST]))),
     seed("normalize_f32__bad_flag", options(flag=2), 2, dim(5), STRIDE_DIM, STRIDE_DIM, OWN, OWN,
          values()),
-    seed("normalize_f32__threads", options(4, big=True), 200, dim(64), STRIDE_DIM, STRIDE_DIM,
+    seed("normalize_f32__threads", options(4, big=True), rows_big(3), dim(64), STRIDE_DIM, STRIDE_DIM,
          OWN, OWN, values(0, 4)),
     seed("normalize_f32__threads_raise_no_report", options(2, big=True, flag=1, no_report=True),
-         150, dim(100), STRIDE_DIM, STRIDE_DIM, OWN, OWN, values(0, 2)),
+         rows_big(5), dim(100), STRIDE_DIM, STRIDE_DIM, OWN, OWN, values(0, 2)),
     seed("normalize_f64__first_nonfinite_huge_rows", options(flag=0), 5, dim(8), STRIDE_DIM,
          STRIDE_GAP, OWN, OWN, values(0xF8, 0, 9, bytes([0, 0, 0, 0, 0, 0, 0, 0, NAN_FIRST]))),
     seed("norms_f32__empty_misaligned", options(), 0, dim(7), STRIDE_DIM, place(MISALIGNED, 1),
@@ -137,6 +160,8 @@ SEEDS = [
          values(0, 16)),
     seed("cdist_f64__sqeuclidean", options(2), 3, 5, dim(12), STRIDE_DIM, STRIDE_DIM, 4, 2, OWN,
          OWN, OWN, values()),
+    seed("cdist_f32__threads", options(2, big=True), rows(32), rows(32), dim(128), STRIDE_DIM,
+         STRIDE_DIM, 0, 1, OWN, OWN, OWN, values(0, 8)),
     seed("cdist_f32__bad_metric", options(), 2, 2, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 6, OWN, OWN,
          OWN, values()),
     seed("topk_f32__dot_k3", options(), 5, rows(20), dim(16), STRIDE_DIM, STRIDE_DIM, 3 | (2 << 2), 1,
@@ -164,7 +189,7 @@ SEEDS = [
          values(0, 64, 11)),
     seed("quantize_f32_to_i8__nan_row", options(), 4, dim(31), STRIDE_DIM, STRIDE_DIM, OWN, OWN, OWN,
          values(0, 0, 5, bytes([NAN_FIRST]))),
-    seed("normalize_f32_to_i8__threads", options(3, big=True), 200, dim(64), STRIDE_DIM,
+    seed("normalize_f32_to_i8__threads", options(3, big=True), rows_big(7), dim(64), STRIDE_DIM,
          STRIDE_DIM, OWN, OWN, OWN, values(0, 4)),
     seed("normalize_f32_to_bf16__raise_nan", options(flag=1), 4, dim(31), STRIDE_DIM, STRIDE_DIM,
          OWN, OWN, values(0, 0, 5, bytes([NAN_FIRST]))),
@@ -189,7 +214,7 @@ SEEDS = [
          NULL, OWN, OWN, OWN, values()),
     seed("cdist_i8__misaligned_b_scales", options(), 3, 4, dim(8), STRIDE_DIM, STRIDE_DIM, 0, 1,
          OWN, OWN, OWN, place(MISALIGNED, 1), OWN, values()),
-    seed("cdist_f16__packed_threads", options(2, big=True), query_rows_big(260), 4, dim(16),
+    seed("cdist_f16__packed_threads", options(2, big=True), query_rows_big(260), rows(32), dim(16),
          STRIDE_DIM, STRIDE_DIM, 0, 0, OWN, OWN, OWN, values(0, 8)),
     seed("cdist_bf16__bad_metric", options(), 2, 2, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 6, OWN, OWN,
          OWN, values()),
@@ -211,7 +236,7 @@ SEEDS = [
          0, out_strides(), OWN, OWN, OWN, OWN, OWN, alias_to(2), values()),
     seed("topk_i8__null_base_scales", options(), 3, 6, dim(8), STRIDE_DIM, STRIDE_DIM, 3, 0,
          out_strides(), OWN, OWN, OWN, NULL, OWN, OWN, values()),
-    seed("topk_f16__packed_threads", options(3, big=True), query_rows_big(256), 8, dim(20),
+    seed("topk_f16__packed_threads", options(3, big=True), query_rows_big(256), rows(32), dim(25),
          STRIDE_DIM, STRIDE_DIM, 3 | (2 << 2), 0, out_strides(), OWN, OWN, OWN, OWN,
          values(0, 8)),
     seed("topk_bf16__k0", options(), 2, 3, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 2, out_strides(), OWN,
@@ -224,14 +249,23 @@ SEEDS = [
 # fmt: on
 
 
+def is_big(data: bytes) -> bool:
+    """The options byte (data[1]) asks for the big option (read_options)."""
+    return len(data) > 1 and data[1] & 0x8C == 0x8C and data[1] & 3 != 0
+
+
 def main() -> None:
-    corpus = Path(__file__).resolve().parent / "corpus"
-    corpus.mkdir(exist_ok=True)
-    for old in corpus.glob("*.bin"):
-        old.unlink()
+    here = Path(__file__).resolve().parent
+    dirs = {False: here / "corpus", True: here / "corpus-big"}
+    for d in dirs.values():
+        d.mkdir(exist_ok=True)
+        for old in d.glob("*.bin"):
+            old.unlink()
     for name, data in SEEDS:
-        (corpus / f"{name}.bin").write_bytes(data)
-    print(f"{len(SEEDS)} seeds in {corpus}")
+        (dirs[is_big(data)] / f"{name}.bin").write_bytes(data)
+    for big, d in dirs.items():
+        count = sum(is_big(data) == big for _, data in SEEDS)
+        print(f"{count} seeds in {d}")
 
 
 if __name__ == "__main__":
