@@ -1411,12 +1411,15 @@ bool known_metric(int metric) {
 
 // The M:N sizes: m query rows and n base rows, both small, shrunk until the
 // matrices fit the budget and m * n * dim stays cheap to check (down to one
-// row each). Big inputs (o.big) may take the work of 4 threads.
+// row each). Big inputs (o.big) may take the work of 4 threads; the packed
+// kernel's query rows (read_query_rows: m of 248 or more) get room too.
 void fit_search(std::size_t &m, std::size_t &n, std::size_t dim,
                 std::initializer_list<std::size_t> strides, const run_options &o) {
   constexpr std::size_t normal = std::size_t{1} << 24;
-  const std::size_t budget = o.big ? 8 * k_budget : k_budget;
-  const std::size_t max_work = o.big ? 4 * k_thread_work : k_thread_work / 2;
+  const bool packed = m >= 248 && m < normal;
+  const std::size_t budget = o.big || packed ? 8 * k_budget : k_budget;
+  const std::size_t max_work =
+      o.big ? 4 * k_thread_work : (packed ? k_thread_work : k_thread_work / 2);
   if (m >= normal || n >= normal || dim >= normal) {
     return; // a size from the huge table: the call must fail
   }
@@ -1429,7 +1432,7 @@ void fit_search(std::size_t &m, std::size_t &n, std::size_t dim,
         (m <= 1 && n <= 1)) {
       return;
     }
-    (m >= n ? m : n) /= 2;
+    (packed && n > 1 ? n : (m >= n ? m : n)) /= 2; // (the packed m shrinks last)
   }
 }
 
@@ -2207,13 +2210,14 @@ void read_placement_any(input_bytes &in, arg_spec &a, std::initializer_list<int>
   read_placement(one, a, targets);
 }
 
-// Query rows: as read_rows; with the big option, codes 0xe0..0xef give 248
-// to 263 rows, across the 256 from which the M:N functions use the packed
-// kernel (and its other order of sums: the reason the contract says "with the
-// same m").
+// Query rows: as read_rows, but codes 0xe8..0xef give 256 to 263 rows, from
+// which the M:N functions use the packed kernel (and its other order of
+// sums: the reason the contract says "with the same m"), and with the big
+// option codes 0xe0..0xef give 248 to 263, across that bound (fit_search
+// shrinks n before such an m).
 std::size_t read_query_rows(input_bytes &in, bool big) {
   const unsigned code = in.u8();
-  return big && big_rows_code(code) ? 248 + (code & 15) : decode_rows(code);
+  return big_rows_code(code) && (big || (code & 8) != 0) ? 248 + (code & 15) : decode_rows(code);
 }
 
 // An operand of a search call (codes or 16-bit patterns, and the i8 scales),

@@ -105,7 +105,8 @@ def alias_to(target: int, shift: int = 0) -> int:
 
 
 def query_rows_big(m: int) -> int:
-    """The query rows byte for m rows (248..263) with the big option (those cases only)."""
+    """The query rows byte for m rows of the packed kernel in the reduced-precision cdist and
+    top-k cases: 256..263, or 248..263 with the big option."""
     assert 248 <= m <= 263
     return 0xE0 | (m - 248)
 
@@ -168,6 +169,8 @@ SEEDS = [
          out_strides(), OWN, OWN, OWN, OWN, values(0, 8)),
     seed("topk_f64__dim0_huge_k", options(), 2, rows(9), dim(0), STRIDE_DIM, STRIDE_DIM, 2, 0,
          out_strides(), OWN, OWN, OWN, OWN, values()),
+    seed("topk_f32__threads_split_base", options(2, big=True), rows(32), rows(32), dim(128),
+         STRIDE_DIM, STRIDE_DIM, 3 | (2 << 2), 2, out_strides(), OWN, OWN, OWN, OWN, values(0, 8)),
     seed("topk_f32__k0", options(), 2, 3, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 2, out_strides(), OWN,
          OWN, OWN, OWN, values()),
     seed("topk_f32__strided_outputs", options(2), 7, rows(30), dim(33), STRIDE_GAP, STRIDE_DIM,
@@ -216,6 +219,10 @@ SEEDS = [
          OWN, OWN, OWN, place(MISALIGNED, 1), OWN, values()),
     seed("cdist_f16__packed_threads", options(2, big=True), query_rows_big(260), rows(32), dim(16),
          STRIDE_DIM, STRIDE_DIM, 0, 0, OWN, OWN, OWN, values(0, 8)),
+    seed("cdist_f16__packed", options(), query_rows_big(260), 4, dim(16), STRIDE_DIM, STRIDE_DIM,
+         0, 0, OWN, OWN, OWN, values(0, 8)),
+    seed("cdist_i8__packed_sqeuclidean", options(), query_rows_big(256), 3, dim(9), STRIDE_DIM,
+         STRIDE_GAP, 0, 2, OWN, OWN, OWN, OWN, OWN, values(0, 16)),
     seed("cdist_bf16__bad_metric", options(), 2, 2, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 6, OWN, OWN,
          OWN, values()),
     seed("cdist_f16__dim0", options(), 3, 4, dim(0), STRIDE_DIM, STRIDE_DIM, 0, 1, NULL, NULL, OWN,
@@ -239,6 +246,8 @@ SEEDS = [
     seed("topk_f16__packed_threads", options(3, big=True), query_rows_big(256), rows(32), dim(25),
          STRIDE_DIM, STRIDE_DIM, 3 | (2 << 2), 0, out_strides(), OWN, OWN, OWN, OWN,
          values(0, 8)),
+    seed("topk_bf16__packed_dot", options(), query_rows_big(257), 7, dim(12), STRIDE_DIM,
+         STRIDE_DIM, 3 | (1 << 2), 1, out_strides(), OWN, OWN, OWN, OWN, values(0, 8)),
     seed("topk_bf16__k0", options(), 2, 3, dim(4), STRIDE_DIM, STRIDE_DIM, 0, 2, out_strides(), OWN,
          OWN, OWN, OWN, values()),
     seed("topk_i8__dim0_huge_k", options(), 2, rows(9), dim(0), STRIDE_DIM, STRIDE_DIM, 2, 0,
