@@ -107,7 +107,9 @@ bench: build $(BENCH_STAMP)
 #                 $(FUZZ_BUILD)/artifacts/. Seeded with tests/fuzz/corpus,
 #                 not corpus-big (inputs with several threads' work, replayed
 #                 by test and test-asan: seeded, their mutants took most of
-#                 the time).
+#                 the time); -entropic_scale_per_exec_time=1 has libFuzzer
+#                 mutate slow inputs less often (a big input costs hundreds
+#                 of small ones; small shapes are where the bugs are).
 # make valgrind   memcheck of the doctest binary of $(BUILD). Valgrind 3.19
 #                 does not advertise AVX-512, so the library runs AVX2 there by
 #                 itself. Its x87 emulation computes long double in double
@@ -159,6 +161,7 @@ fuzz: deps
 	@mkdir -p "$(FUZZ_BUILD)/corpus" "$(FUZZ_BUILD)/artifacts"
 	"$(FUZZ_BUILD)/tests/fuzz/fuzz_api" "$(FUZZ_BUILD)/corpus" tests/fuzz/corpus \
 	  -max_total_time=$(FUZZ_SECONDS) -timeout=60 -rss_limit_mb=4096 -print_final_stats=1 \
+	  -entropic_scale_per_exec_time=1 \
 	  -artifact_prefix="$(FUZZ_BUILD)/artifacts/" 2>&1 | grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)'
 
 valgrind: build
