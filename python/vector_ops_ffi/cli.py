@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk-rows",
         type=_positive,
         metavar="ROWS",
-        help="rows per chunk (default: 64 MB worth of rows, 4 MB with --dtype)",
+        help="rows per chunk (default: 4 MB worth of rows, 64 MB with --inplace)",
     )
     normalize.add_argument(
         "--dtype",

@@ -3,7 +3,8 @@
 The data is read in chunks of rows with plain file reads into one reusable
 buffer, processed there, and written back with plain file writes. Unlike a
 memory map, pages read this way never count in the process's resident set:
-peak memory is the chunk buffer (64 MB by default) plus the interpreter,
+peak memory is the chunk buffer (4 MB by default for ``normalize_npy`` to a
+new file, 64 MB in place and for ``top_k_npy``) plus the interpreter,
 whatever the size of the file.
 
 ``normalize_npy`` writes its result to a temporary file in the destination's
@@ -74,11 +75,12 @@ __all__ = ["NpyHeader", "atomic_output", "normalize_npy", "read_header", "same_f
 #: vanishes, small enough to keep the peak far below 512 MB.
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
 
-#: Default chunk of a conversion (``normalize_npy(dtype=...)``), in bytes of
-#: input rows: the rows and their converted copy stay in the processor's
+#: Default chunk of ``normalize_npy`` to a new file (any ``dtype``), in bytes
+#: of input rows: the rows and their converted copy stay in the processor's
 #: cache from the read through the conversion to the write (64 MB chunks
 #: went through memory three times; 100k x 384 to bfloat16 ran at 0.77 GB/s
-#: with 64 MB chunks, 0.96 with 4 MB ones, before the background flushes).
+#: with 64 MB chunks, 0.96 with 4 MB ones, before the background flushes;
+#: float32 to float32 went from 0.32 to 0.85 GB/s with both).
 CONVERT_CHUNK_BYTES = 4 * 1024 * 1024
 
 #: Bytes of converted rows written between two flushes of ``BackgroundSync``
@@ -119,7 +121,8 @@ def normalize_npy(
     zero; rows holding NaN or infinity become NaN, or with
     ``nonfinite="raise"`` the call raises ``ValueError`` naming the first such
     row of the file and ``dst`` stays as it was). Memory use is one chunk of
-    ``chunk_rows`` rows (default: as many rows as fit in 64 MB, at least one).
+    ``chunk_rows`` rows (default: as many rows as fit in 4 MB, 64 MB with
+    ``inplace=True``, at least one).
 
     The result is written with ``atomic_output``: to a temporary file next to
     ``dst``, flushed to disk and renamed to ``dst`` only on success. An
@@ -140,10 +143,10 @@ def normalize_npy(
     ``vector_ops_ffi.load`` reads (int8: the codes in ``dst`` and the scales
     in ``scales_path(dst)``, both written atomically; rows holding NaN or
     infinity get zero codes and a NaN scale). Not with ``inplace=True``.
-    Chunks are 4 MB of rows by default there (they stay in the processor's
-    cache), converted into one reused buffer, and a background thread
-    flushes the output to disk every 8 MB written (``BackgroundSync``), so
-    that the final ``fsync`` has little left to write.
+    Converted into one reused buffer. For every new file (any ``dtype``) a
+    background thread flushes the output to disk every 8 MB written
+    (``BackgroundSync``), so that the final ``fsync`` has little left to
+    write.
 
     ``progress``: ``None`` shows a bar when stderr is a terminal and the work
     lasts more than two seconds, ``True`` always, ``False`` never.
@@ -160,7 +163,7 @@ def normalize_npy(
     src = os.fspath(src)
     dst = os.fspath(dst)
     header = read_header(src)
-    rows = _chunk_rows(chunk_rows, header, DEFAULT_CHUNK_BYTES if dtype is None else CONVERT_CHUNK_BYTES)
+    rows = _chunk_rows(chunk_rows, header, CONVERT_CHUNK_BYTES if not inplace else DEFAULT_CHUNK_BYTES)
     if nonfinite not in ("propagate", "raise"):
         raise ValueError(f"nonfinite must be 'propagate' or 'raise', got {nonfinite!r}")
     same = same_file(src, dst)
@@ -217,13 +220,15 @@ def _normalize_to_new_file(
             Progress(header.data_bytes, desc, progress) as bar,
         ):
             write_all(out, memoryview(header_bytes(header.shape, header.dtype)))
-            for start in range(0, total_rows, rows):
-                n = min(rows, total_rows - start)
-                view = raw[: n * header.row_bytes]
-                read_exactly(fin, view, src)
-                _normalize_chunk(buffer[:n], start, nonfinite, src)
-                write_all(out, view)
-                bar.update(len(view))
+            with BackgroundSync(out.fileno(), SYNC_EVERY_BYTES) as sync:
+                for start in range(0, total_rows, rows):
+                    n = min(rows, total_rows - start)
+                    view = raw[: n * header.row_bytes]
+                    read_exactly(fin, view, src)
+                    _normalize_chunk(buffer[:n], start, nonfinite, src)
+                    write_all(out, view)
+                    sync.wrote(len(view))
+                    bar.update(len(view))
 
 
 def _convert_to_new_file(

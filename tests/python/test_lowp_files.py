@@ -133,6 +133,41 @@ def test_conversion_in_default_chunks_flushes_as_it_goes(tmp_path, monkeypatch, 
     )
 
 
+def test_float32_normalization_in_default_chunks_flushes_as_it_goes(tmp_path, monkeypatch):
+    # The float32 path (no dtype) to a new file: 4 MB chunks and background flushes too.
+    x = rows(12_000, 128)
+    src = tmp_path / "src.npy"
+    np.save(src, x)
+    flushes = []
+    real = _files._fdatasync
+
+    def counting(fd):
+        flushes.append(os.fstat(fd).st_size)
+        real(fd)
+
+    monkeypatch.setattr(_files, "_fdatasync", counting)
+    monkeypatch.setattr(vio, "SYNC_EVERY_BYTES", 1 << 20)
+    chunks = []
+    real_chunk = vio._normalize_chunk
+
+    def normalize_chunk(block, *args):
+        chunks.append(len(block))
+        if len(chunks) == 2:  # chunk 1 (4 MB) was written: the thread flushes while we wait
+            deadline = time.monotonic() + 30
+            while not flushes and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return real_chunk(block, *args)
+
+    monkeypatch.setattr(vio, "_normalize_chunk", normalize_chunk)
+    dst = tmp_path / "dst.npy"
+    vio.normalize_npy(src, dst, progress=False)
+    assert chunks == [8192, 3808]
+    np.testing.assert_array_equal(np.load(dst), vo.batch_normalize(x))
+    assert flushes, "no background flush"
+    assert not any(t.name == "vector_ops-sync" for t in threading.enumerate())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dst.npy", "src.npy"]
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_conversion_failures_leave_no_result(tmp_path, monkeypatch, kind):
     x = rows(3000, 16)
