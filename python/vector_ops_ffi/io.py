@@ -81,7 +81,7 @@ DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
 #: went through memory three times; 100k x 384 to bfloat16 ran at 0.77 GB/s
 #: with 64 MB chunks, 0.96 with 4 MB ones, before the background flushes;
 #: float32 to float32 went from 0.32 to 0.85 GB/s with both).
-CONVERT_CHUNK_BYTES = 4 * 1024 * 1024
+NEW_FILE_CHUNK_BYTES = 4 * 1024 * 1024
 
 #: Bytes of converted rows written between two flushes of ``BackgroundSync``
 #: (8 MB left 4 ms of the final fsync of 77 MB, against 80 ms without).
@@ -163,7 +163,7 @@ def normalize_npy(
     src = os.fspath(src)
     dst = os.fspath(dst)
     header = read_header(src)
-    rows = _chunk_rows(chunk_rows, header, CONVERT_CHUNK_BYTES if not inplace else DEFAULT_CHUNK_BYTES)
+    rows = _chunk_rows(chunk_rows, header, DEFAULT_CHUNK_BYTES if inplace else NEW_FILE_CHUNK_BYTES)
     if nonfinite not in ("propagate", "raise"):
         raise ValueError(f"nonfinite must be 'propagate' or 'raise', got {nonfinite!r}")
     same = same_file(src, dst)

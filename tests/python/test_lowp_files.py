@@ -95,9 +95,10 @@ def test_normalize_npy_to_a_type_equals_batch_normalize(tmp_path, kind):
     same(vo.load(dst), vo.batch_normalize(x.astype(np.float64), dtype=kind))
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_conversion_in_default_chunks_flushes_as_it_goes(tmp_path, monkeypatch, kind):
-    # 12,000 x 128 float32 rows: two 4 MB chunks and a part, flushed every 1 MB of output.
+@pytest.mark.parametrize("kind", [*KINDS, None])
+def test_normalization_in_default_chunks_flushes_as_it_goes(tmp_path, monkeypatch, kind):
+    # 12,000 x 128 float32 rows: two 4 MB chunks and a part, flushed every 1 MB of
+    # output; the float32 path (kind None) to a new file chunks and flushes alike.
     x = rows(12_000, 128)
     src = tmp_path / "src.npy"
     np.save(src, x)
@@ -111,61 +112,31 @@ def test_conversion_in_default_chunks_flushes_as_it_goes(tmp_path, monkeypatch, 
     monkeypatch.setattr(_files, "_fdatasync", counting)
     monkeypatch.setattr(vio, "SYNC_EVERY_BYTES", 1 << 20)
     chunks = []
-    real_normalize = _lowp.normalize_to
+    # The per-chunk step of each path: the library's conversion, or io's float normalization.
+    module, name = (vio, "_normalize_chunk") if kind is None else (_lowp, "normalize_to")
+    real_step = getattr(module, name)
 
-    def normalize_to(block, *args):
+    def step(block, *args):
         chunks.append(len(block))
-        if len(chunks) == 2:  # chunk 1 (2 or 1 MB) was written: the thread flushes while we wait
+        if len(chunks) == 2:  # chunk 1 was written: the thread flushes while we wait
             deadline = time.monotonic() + 30
             while not flushes and time.monotonic() < deadline:
                 time.sleep(0.01)
-        return real_normalize(block, *args)
+        return real_step(block, *args)
 
-    monkeypatch.setattr(_lowp, "normalize_to", normalize_to)
+    monkeypatch.setattr(module, name, step)
     dst = tmp_path / "dst.npy"
     vio.normalize_npy(src, dst, dtype=kind, progress=False)
     assert chunks == [8192, 3808]
-    same(vo.load(dst), vo.batch_normalize(x, dtype=kind))
+    if kind is None:
+        np.testing.assert_array_equal(np.load(dst), vo.batch_normalize(x))
+    else:
+        same(vo.load(dst), vo.batch_normalize(x, dtype=kind))
     assert flushes, "no background flush"
     assert not any(t.name == "vector_ops-sync" for t in threading.enumerate())
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["src.npy", "dst.npy"] + (["dst.scales.npy"] if kind == "int8" else [])
     )
-
-
-def test_float32_normalization_in_default_chunks_flushes_as_it_goes(tmp_path, monkeypatch):
-    # The float32 path (no dtype) to a new file: 4 MB chunks and background flushes too.
-    x = rows(12_000, 128)
-    src = tmp_path / "src.npy"
-    np.save(src, x)
-    flushes = []
-    real = _files._fdatasync
-
-    def counting(fd):
-        flushes.append(os.fstat(fd).st_size)
-        real(fd)
-
-    monkeypatch.setattr(_files, "_fdatasync", counting)
-    monkeypatch.setattr(vio, "SYNC_EVERY_BYTES", 1 << 20)
-    chunks = []
-    real_chunk = vio._normalize_chunk
-
-    def normalize_chunk(block, *args):
-        chunks.append(len(block))
-        if len(chunks) == 2:  # chunk 1 (4 MB) was written: the thread flushes while we wait
-            deadline = time.monotonic() + 30
-            while not flushes and time.monotonic() < deadline:
-                time.sleep(0.01)
-        return real_chunk(block, *args)
-
-    monkeypatch.setattr(vio, "_normalize_chunk", normalize_chunk)
-    dst = tmp_path / "dst.npy"
-    vio.normalize_npy(src, dst, progress=False)
-    assert chunks == [8192, 3808]
-    np.testing.assert_array_equal(np.load(dst), vo.batch_normalize(x))
-    assert flushes, "no background flush"
-    assert not any(t.name == "vector_ops-sync" for t in threading.enumerate())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dst.npy", "src.npy"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
