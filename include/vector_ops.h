@@ -492,18 +492,35 @@ VO_API vo_status vo_norms_i8(const int8_t *x, const float *x_scales, size_t rows
 /* Distance matrices and exact top-k search over reduced-precision rows, as
  * vo_cdist_f32 and vo_topk_f32: the same arguments (for int8, each operand's
  * codes followed by its scales, one per row), metrics, order, guarantees
- * and errors; scores are float. Each row is widened to float32 (exactly for
- * f16 and bf16; for int8 to code * scale, as vo_dequantize_i8_to_f32 gives)
- * and scored by the float32 kernel, so every score is bitwise what
- * vo_cdist_f32 / vo_topk_f32 give for the widened rows with the same m (and
- * the same SIMD level), and the accuracy is float32's (see the M:N
- * guarantees above; int8 products are not summed in integers here). The
- * base is read in its own type, one cached block at a time; the queries
- * are widened once per call, a float32 copy of m x dim elements. An int8
- * row with a non-finite scale scores as its widened values code * scale: a
- * NaN scale makes a NaN row (unlike the row functions above, where any
- * non-finite scale makes every result of its row NaN, an infinite scale
- * gives infinities here, and NaN where a code is 0). */
+ * and errors; scores are float. The base is read in its own type, one
+ * cached block at a time.
+ *  - f16, bf16: each row is widened to float32 (exactly) and scored by the
+ *    float32 kernel, so every score is bitwise what vo_cdist_f32 /
+ *    vo_topk_f32 give for the widened rows with the same m (and the same
+ *    SIMD level), and the accuracy is float32's (see the M:N guarantees
+ *    above). The queries are widened once per call, a float32 copy of
+ *    m x dim elements.
+ *  - i8: the codes of both operands are multiplied and summed exactly in
+ *    integers (vpmaddwd, or vpdpwssd at the avx512bf16 level; no copy of
+ *    either operand), and each score is formed once, in float, from the
+ *    exact sums a.b, a.a, b.b of two rows' codes and their scales sa, sb:
+ *      cosine       a.b / (sqrt(a.a) sqrt(b.b)), with the sign of sa * sb,
+ *                   clamped to [-1, 1]: within 2^-21 of the exact cosine of
+ *                   the stored values; 0 when a row is zero (all codes 0,
+ *                   or scale 0), as vo_cosine_similarity_i8;
+ *      dot          a.b * sa * sb in double, rounded once to float: bitwise
+ *                   vo_dot_i8 of the two rows;
+ *      sqeuclidean  sa^2 a.a + sb^2 b.b - 2 sa sb a.b: within
+ *                   2^-21 (sa^2 a.a + sb^2 b.b) of the exact squared distance
+ *                   of the stored values; where that sum would lose more
+ *                   than 6 bits to cancellation (or overflows float), the
+ *                   distance is summed in double from the values instead.
+ *    A row whose scale is not finite (a NaN scale marks a row
+ *    vo_normalize_f32_to_i8 found non-finite) scores NaN against every row,
+ *    as in the row functions. Since every sum is exact, a score depends on
+ *    its two rows only: it is bitwise the same for every m (the dot tile
+ *    and the packed kernel agree), thread count and SIMD level, and top-k
+ *    reports bitwise the scores vo_cdist_i8 gives. */
 VO_API vo_status vo_cdist_f16(const vo_f16 *a, size_t m, size_t dim, size_t a_stride,
                               const vo_f16 *b, size_t n, size_t b_stride, vo_metric metric,
                               float *out, size_t out_stride);

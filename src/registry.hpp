@@ -136,23 +136,33 @@ template <class T> struct normalize_ops {
 };
 
 // The M:N kernels (kernels/drivers.hpp; reduced-precision types:
-// kernels/widened.hpp). Jobs, factors and scores are in R: float or double
-// for the float types, float for f16, bf16 and i8, whose queries widen()
-// converts to R rows once per call (nullptr for the float types).
+// kernels/widened.hpp and kernels/int8_search.hpp). Jobs, factors and
+// scores are in R: float or double for the float types, float for f16,
+// bf16 and i8. The kernels read query rows of type Q: the caller's rows for
+// the float types and i8 (whose codes are summed in integers), R rows for
+// f16 and bf16, which widen() converts once per call (nullptr for the
+// others).
+template <class T>
+using search_query_t =
+    std::conditional_t<std::is_same_v<storage_t<T>, result_t<T>> || element<T>::scaled,
+                       storage_t<T>, result_t<T>>;
+
 template <class T> struct search_ops {
   using S = storage_t<T>;
   using R = result_t<T>;
+  using Q = search_query_t<T>;
   std::size_t (*scratch_bytes)(std::size_t dim, std::size_t base_rows, bool packed) noexcept;
   void (*widen)(const S *x, const float *x_scales, std::size_t rows, std::size_t dim,
                 std::size_t x_stride, R *out, std::size_t out_stride) noexcept;
-  void (*row_factors)(const R *x, std::size_t rows, std::size_t dim, std::size_t x_stride,
-                      vo_metric metric, R *factors) noexcept;
+  // The factors of query rows x (x_scales: their scales, i8 only).
+  void (*row_factors)(const Q *x, const float *x_scales, std::size_t rows, std::size_t dim,
+                      std::size_t x_stride, vo_metric metric, R *factors) noexcept;
   void (*cdist)(const block_job<R> &job) noexcept;
   void (*topk)(const block_job<R> &job, const selection_set<R> &sel) noexcept;
   void (*topk_finish)(const selection_set<R> &into, const selection_set<R> *extra,
                       std::size_t n_extra, std::size_t q0, std::size_t q1) noexcept;
   template <class K> static constexpr search_ops of() noexcept {
-    if constexpr (std::is_same_v<S, R>) {
+    if constexpr (std::is_same_v<S, Q>) {
       return {&K::scratch_bytes, nullptr, &K::row_factors, &K::cdist, &K::topk, &K::topk_finish};
     } else {
       return {&K::scratch_bytes, &K::widen, &K::row_factors, &K::cdist, &K::topk, &K::topk_finish};

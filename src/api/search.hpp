@@ -119,27 +119,27 @@ inline void record(const plan &p) {
 }
 
 // Per-row factors of the query rows (norms), in parallel.
-template <class T, class R = result_t<T>>
-std::vector<R> query_factors(const search_ops<T> &ops, const R *q, std::size_t m, std::size_t dim,
-                             std::size_t qs, vo_metric metric) {
+template <class T, class R = result_t<T>, class Q = search_query_t<T>>
+std::vector<R> query_factors(const search_ops<T> &ops, const Q *q, const float *q_scales,
+                             std::size_t m, std::size_t dim, std::size_t qs, vo_metric metric) {
   std::vector<R> f(m);
   if (metric == VO_METRIC_DOT) {
     return f; // the dot product needs none
   }
   R *out = f.data();
   pool::parallel_for(m, work_of(m, dim), [&](std::size_t begin, std::size_t end) {
-    ops.row_factors(q + begin * qs, end - begin, dim, qs, metric, out + begin);
+    ops.row_factors(q + begin * qs, q_scales == nullptr ? nullptr : q_scales + begin, end - begin,
+                    dim, qs, metric, out + begin);
   });
   return f;
 }
 
-// The query rows as the kernels take them, in R: the caller's rows for the
-// float types; for the reduced-precision ones a widened copy (m x dim, in
-// parallel), held in `copy`.
-template <class T, class R = result_t<T>>
-const R *query_rows(const search_ops<T> &ops, const storage_t<T> *q, const float *q_scales,
+// The query rows as the kernels take them, in Q: the caller's rows, or for
+// f16 and bf16 a widened copy (m x dim, in parallel), held in `copy`.
+template <class T, class R = result_t<T>, class Q = search_query_t<T>>
+const Q *query_rows(const search_ops<T> &ops, const storage_t<T> *q, const float *q_scales,
                     std::size_t m, std::size_t dim, std::size_t &qs, std::vector<R> &copy) {
-  if constexpr (std::is_same_v<storage_t<T>, R>) {
+  if constexpr (std::is_same_v<storage_t<T>, Q>) {
     (void)ops, (void)q_scales, (void)m, (void)dim, (void)copy;
     return q;
   } else {
@@ -156,16 +156,33 @@ const R *query_rows(const search_ops<T> &ops, const storage_t<T> *q, const float
 }
 
 // The job of a whole call, before it is split; the base in its stored type.
-template <class T, class R = result_t<T>>
-block_job<R> whole_job(const R *q, std::size_t qs, std::size_t m, const R *q_factor,
-                       const storage_t<T> *b, const float *b_scales, std::size_t bs, std::size_t n,
-                       std::size_t dim, vo_metric metric, bool packed, R *out,
-                       std::size_t out_stride) noexcept {
-  block_job<R> job{q, qs,      0,       m,   q_factor, nullptr, bs,      0,   n,
-                   0, nullptr, nullptr, dim, metric,   packed,  nullptr, out, out_stride};
+template <class T, class R = result_t<T>, class Q = search_query_t<T>>
+block_job<R> whole_job(const Q *q, const float *q_scales, std::size_t qs, std::size_t m,
+                       const R *q_factor, const storage_t<T> *b, const float *b_scales,
+                       std::size_t bs, std::size_t n, std::size_t dim, vo_metric metric,
+                       bool packed, R *out, std::size_t out_stride) noexcept {
+  (void)q_scales; // i8 only
+  block_job<R> job{};
+  job.q_stride = qs;
+  job.q_end = m;
+  job.q_factor = q_factor;
+  job.b_stride = bs;
+  job.b_end = n;
+  job.dim = dim;
+  job.metric = metric;
+  job.packed = packed;
+  job.out = out;
+  job.out_stride = out_stride;
   if constexpr (std::is_same_v<storage_t<T>, R>) {
+    job.q = q;
     job.b = b;
   } else {
+    if constexpr (std::is_same_v<Q, R>) {
+      job.q = q; // widened by query_rows()
+    } else {
+      job.q_stored = q;
+      job.q_scales = q_scales;
+    }
     job.stored = b;
     job.stored_scales = b_scales;
   }
@@ -261,11 +278,11 @@ vo_status cdist(const search_ops<T> &ops, const S *a, const float *a_scales, std
     scratch_areas scratch(p.threads, ops.scratch_bytes(dim, job_base_rows(p, n), p.packed));
     std::vector<R> widened;
     std::size_t qs = a_stride;
-    const R *q = query_rows(ops, a, a_scales, m, dim, qs, widened);
-    const std::vector<R> qf = query_factors(ops, q, m, dim, qs, metric);
+    const auto *q = query_rows(ops, a, a_scales, m, dim, qs, widened);
+    const std::vector<R> qf = query_factors(ops, q, a_scales, m, dim, qs, metric);
     const call<T> c{&ops,
-                    whole_job<T>(q, qs, m, qf.data(), b, b_scales, b_stride, n, dim, metric,
-                                 p.packed, out, out_stride),
+                    whole_job<T>(q, a_scales, qs, m, qf.data(), b, b_scales, b_stride, n, dim,
+                                 metric, p.packed, out, out_stride),
                     &scratch, p.by_queries, nullptr};
     pool::run_chunks(p.by_queries ? m : n, p.grain, p.threads, &cdist_chunk<T>,
                      const_cast<call<T> *>(&c));
@@ -365,8 +382,8 @@ vo_status topk(const search_ops<T> &ops, const S *queries, const float *q_scales
     scratch_areas scratch(p.threads, ops.scratch_bytes(dim, job_base_rows(p, n), p.packed));
     std::vector<R> widened;
     std::size_t qs = q_stride;
-    const R *q = query_rows(ops, queries, q_scales, m, dim, qs, widened);
-    const std::vector<R> qf = query_factors(ops, q, m, dim, qs, metric);
+    const auto *q = query_rows(ops, queries, q_scales, m, dim, qs, widened);
+    const std::vector<R> qf = query_factors(ops, q, q_scales, m, dim, qs, metric);
 
     // Set 0 lives in the outputs (each query's heap in its output row);
     // by base rows, thread slots 1.. have their own sets, merged into set 0
@@ -384,8 +401,8 @@ vo_status topk(const search_ops<T> &ops, const S *queries, const float *q_scales
       }
     }
     const call<T> c{&ops,
-                    whole_job<T>(q, qs, m, qf.data(), base, b_scales, base_stride, n, dim, metric,
-                                 p.packed, static_cast<R *>(nullptr), 0),
+                    whole_job<T>(q, q_scales, qs, m, qf.data(), base, b_scales, base_stride, n, dim,
+                                 metric, p.packed, static_cast<R *>(nullptr), 0),
                     &scratch, p.by_queries, sets.data()};
     pool::run_chunks(p.by_queries ? m : n, p.grain, p.threads, &topk_chunk<T>,
                      const_cast<call<T> *>(&c));

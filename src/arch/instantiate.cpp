@@ -5,6 +5,7 @@
 // The dispatcher reads a table only after checking that the CPU runs it.
 #include "kernels/convert.hpp"
 #include "kernels/drivers.hpp"
+#include "kernels/int8_search.hpp"
 #include "kernels/lowp.hpp"
 #include "kernels/rows.hpp"
 #include "kernels/widened.hpp"

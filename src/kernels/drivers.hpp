@@ -106,7 +106,7 @@ template <class A, class T> struct drivers {
   template <class K, std::size_t RR, vo_metric M, class Sink>
   static void tile_rows(const block_job<T> &job, const typename K::block &blk, std::size_t i,
                         Sink &sink) noexcept {
-    const T *qp[RR];
+    typename K::query_ptr qp[RR];
     K::template prepare_queries<RR>(job, i, qp);
     T *res = K::results(job);
     sink.template begin_tile<RR>(i, K::thresholds(job), K::ld);
@@ -115,10 +115,9 @@ template <class A, class T> struct drivers {
       const std::size_t cols = blk.end - j < K::group ? blk.end - j : K::group;
       K::template sums<RR>(job, blk, g, qp, res);
       sc::template apply<M>(res, K::tiled_query_factors(job), K::tiled_base_factors(blk, g), RR,
-                            K::ld, cols, job.dim,
-                            [&](std::size_t r, std::size_t c, const T *&a, const T *&b) {
-                              a = qp[r < RR ? r : RR - 1];
-                              b = K::base_row(job, blk, g * K::group + c);
+                            K::ld, cols, [&](std::size_t r, std::size_t c, T fa, T fb) {
+                              return K::template exact<M>(job, blk, i + r, g * K::group + c, fa,
+                                                          fb);
                             });
       sink.template emit<RR>(i, j, cols, res, K::ld);
     }
@@ -128,10 +127,9 @@ template <class A, class T> struct drivers {
   template <class K, vo_metric M, class Sink>
   static void run(const block_job<T> &job, Sink &sink) noexcept {
     const std::size_t nb = K::block_rows(job.dim);
-    auto factor = [&job](const T *row) { return sc::factor(row, job.dim, job.metric); };
     for (std::size_t begin = job.b_begin; begin < job.b_end; begin += nb) {
       const std::size_t end = job.b_end - begin < nb ? job.b_end : begin + nb;
-      const typename K::block blk = K::prepare_block(job, begin, end, factor);
+      const typename K::block blk = K::prepare_block(job, begin, end);
       std::size_t i = job.q_begin;
       for (; i + K::R <= job.q_end; i += K::R) {
         tile_rows<K, K::R, M>(job, blk, i, sink);
@@ -142,31 +140,26 @@ template <class A, class T> struct drivers {
     }
   }
 
-  template <vo_metric M, class Sink> static void run(const block_job<T> &job, Sink &sink) noexcept {
+  template <class Packed, class Tile, vo_metric M, class Sink>
+  static void run(const block_job<T> &job, Sink &sink) noexcept {
     if (job.packed) {
-      run<packed_kernel<A, T>, M>(job, sink);
+      run<Packed, M>(job, sink);
     } else {
-      run<tile_kernel<A, T>, M>(job, sink);
+      run<Tile, M>(job, sink);
     }
   }
 };
 
-// The M:N kernels of the registry (see kernels/search.hpp for the job).
-template <class A, class T> struct search {
+// The M:N kernels of the registry (see kernels/search.hpp for the job) on a
+// packed kernel and a dot tile: packed_kernel and tile_kernel for the float
+// types, the int8 ones of kernels/int8_search.hpp for i8. Scores are in T.
+template <class A, class T, class Packed, class Tile> struct search_kernels {
   // Bytes of scratch one block job of at most base_rows base rows needs, for
   // rows of dim > 0 elements and the kernel `packed` chooses. (Sized for the
   // whole of a block, the packed panels took up to max_block * dim elements
   // even for a job of a few rows: 16 MB zeroed per call at dim 4096.)
   static std::size_t scratch_bytes(std::size_t dim, std::size_t base_rows, bool packed) noexcept {
-    return (packed ? packed_kernel<A, T>::scratch_elems(dim, base_rows)
-                   : tile_kernel<A, T>::scratch_elems) *
-           sizeof(T);
-  }
-
-  // The per-row factors of the query side (see scores.hpp).
-  static void row_factors(const T *x, std::size_t rows, std::size_t dim, std::size_t xs,
-                          vo_metric metric, T *f) noexcept {
-    scores<A, T>::row_factors(x, rows, dim, xs, metric, f);
+    return (packed ? Packed::scratch_elems(dim, base_rows) : Tile::scratch_elems(dim)) * sizeof(T);
   }
 
   // Scores of the job's rectangle written to job.out.
@@ -174,13 +167,13 @@ template <class A, class T> struct search {
     typename drivers<A, T>::cdist_sink sink{job};
     switch (job.metric) {
     case VO_METRIC_COSINE:
-      drivers<A, T>::template run<VO_METRIC_COSINE>(job, sink);
+      drivers<A, T>::template run<Packed, Tile, VO_METRIC_COSINE>(job, sink);
       break;
     case VO_METRIC_DOT:
-      drivers<A, T>::template run<VO_METRIC_DOT>(job, sink);
+      drivers<A, T>::template run<Packed, Tile, VO_METRIC_DOT>(job, sink);
       break;
     case VO_METRIC_SQEUCLIDEAN:
-      drivers<A, T>::template run<VO_METRIC_SQEUCLIDEAN>(job, sink);
+      drivers<A, T>::template run<Packed, Tile, VO_METRIC_SQEUCLIDEAN>(job, sink);
       break;
     }
   }
@@ -190,17 +183,17 @@ template <class A, class T> struct search {
     switch (job.metric) {
     case VO_METRIC_COSINE: {
       typename drivers<A, T>::template topk_sink<VO_METRIC_COSINE> sink{sel, job.b_index};
-      drivers<A, T>::template run<VO_METRIC_COSINE>(job, sink);
+      drivers<A, T>::template run<Packed, Tile, VO_METRIC_COSINE>(job, sink);
       break;
     }
     case VO_METRIC_DOT: {
       typename drivers<A, T>::template topk_sink<VO_METRIC_DOT> sink{sel, job.b_index};
-      drivers<A, T>::template run<VO_METRIC_DOT>(job, sink);
+      drivers<A, T>::template run<Packed, Tile, VO_METRIC_DOT>(job, sink);
       break;
     }
     case VO_METRIC_SQEUCLIDEAN: {
       typename drivers<A, T>::template topk_sink<VO_METRIC_SQEUCLIDEAN> sink{sel, job.b_index};
-      drivers<A, T>::template run<VO_METRIC_SQEUCLIDEAN>(job, sink);
+      drivers<A, T>::template run<Packed, Tile, VO_METRIC_SQEUCLIDEAN>(job, sink);
       break;
     }
     }
@@ -210,6 +203,15 @@ template <class A, class T> struct search {
   static void topk_finish(const selection_set<T> &into, const selection_set<T> *extra,
                           std::size_t n_extra, std::size_t q0, std::size_t q1) noexcept {
     select<A, T>::finish(into, extra, n_extra, q0, q1);
+  }
+};
+
+template <class A, class T>
+struct search : search_kernels<A, T, packed_kernel<A, T>, tile_kernel<A, T>> {
+  // The per-row factors of the query side (see scores.hpp).
+  static void row_factors(const T *x, const float *, std::size_t rows, std::size_t dim,
+                          std::size_t xs, vo_metric metric, T *f) noexcept {
+    scores<A, T>::row_factors(x, rows, dim, xs, metric, f);
   }
 };
 

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/scores.hpp"
 #include "kernels/search.hpp"
 #include "simd/compat.hpp"
 #include "tuning.hpp"
@@ -60,9 +61,7 @@ template <class A, class T> struct packed_kernel {
     const T *panels;
   };
 
-  template <class Factor>
-  static block prepare_block(const block_job<T> &job, std::size_t begin, std::size_t end,
-                             Factor factor) noexcept {
+  static block prepare_block(const block_job<T> &job, std::size_t begin, std::size_t end) noexcept {
     T *bf = job.scratch + off_bf;
     T *bft = job.scratch + off_bft;
     T *panels = job.scratch + off_panels;
@@ -71,7 +70,9 @@ template <class A, class T> struct packed_kernel {
     const std::size_t padded_rows = groups * PB;
     const std::size_t dim = job.dim;
     for (std::size_t i = 0; i < padded_rows; ++i) {
-      bf[i] = i < rows ? factor(job.b + (begin + i) * job.b_stride) : T(0);
+      bf[i] = i < rows
+                  ? scores<A, T>::factor(job.b + (begin + i) * job.b_stride, job.dim, job.metric)
+                  : T(0);
     }
     for (std::size_t g = 0; g < groups; ++g) {
       for (std::size_t r = 0; r < R; ++r) {
@@ -108,6 +109,18 @@ template <class A, class T> struct packed_kernel {
   static const T *base_row(const block_job<T> &job, const block &blk, std::size_t slot) noexcept {
     return job.b + (blk.begin + slot) * job.b_stride; // only asked for real rows
   }
+  // What prepare_queries() points the kernel at: the query rows themselves.
+  using query_ptr = const T *;
+
+  // The score of query row qi against the block's row `slot` when the fast
+  // formula cannot be trusted with it (scores::apply).
+  template <vo_metric M>
+  static T exact(const block_job<T> &job, const block &blk, std::size_t qi, std::size_t slot, T fa,
+                 T fb) noexcept {
+    return scores<A, T>::exact(M, job.q + qi * job.q_stride, base_row(job, blk, slot), job.dim, fa,
+                               fb);
+  }
+
   static const T *tiled_base_factors(const block &blk, std::size_t g) noexcept {
     return blk.bft + g * R * PB;
   }

@@ -163,11 +163,12 @@ template <class A, class T> struct scores {
   // Turns a block of dot products into scores, in place: res[r * ld + c] for
   // r < rows, c < ld, of which columns c < cols are real pairs. qf and bf hold
   // the pairs' factors laid out like res (64-byte aligned, padded to whole
-  // batches). pair(r, c, a, b) gives the rows of a pair for exact
-  // recomputation. NaN scores come out as the one canonical NaN.
-  template <vo_metric M, class Pair>
+  // batches). exact(r, c, fa, fb) recomputes the score of pair (r, c),
+  // whose factors are fa and fb, the kernel's way (exact() below for float
+  // rows). NaN scores come out as the one canonical NaN.
+  template <vo_metric M, class Exact>
   static void apply(T *res, const T *qf, const T *bf, std::size_t rows, std::size_t ld,
-                    std::size_t cols, std::size_t dim, Pair pair) noexcept {
+                    std::size_t cols, Exact exact) noexcept {
     const std::size_t n = rows * ld;
     const bt qnan(nan());
     for (std::size_t o = 0; o < n; o += W) {
@@ -186,10 +187,7 @@ template <class A, class T> struct scores {
           const std::size_t r = (o + l) / ld;
           const std::size_t c = (o + l) % ld;
           if (flags[l] && r < rows && c < cols) { // (r < rows: lanes_below implies it)
-            const T *a = nullptr;
-            const T *b = nullptr;
-            pair(r, c, a, b);
-            res[o + l] = exact(M, a, b, dim, qf[o + l], bf[o + l]);
+            res[o + l] = exact(r, c, qf[o + l], bf[o + l]);
           }
         }
       }

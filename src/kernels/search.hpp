@@ -9,9 +9,12 @@
 // depend on how a call is split into jobs.
 //
 // Jobs are in the type the scores are computed in (float or double). A
-// reduced-precision call (f16, bf16, i8) has its queries widened to float
-// once, by the caller, and its base widened block by block by the kernel
-// (kernels/widened.hpp): `stored` then points at the base in its own type.
+// reduced-precision call (f16, bf16, i8) keeps its base in its own type
+// (`stored`, with `stored_scales` for i8). f16 and bf16 have their queries
+// widened to float once, by the caller, and their base widened block by
+// block by the kernel (kernels/widened.hpp); i8 is summed in integers from
+// the codes of both sides (kernels/int8_search.hpp): its queries are
+// `q_stored` and `q_scales`, and `q` is unused.
 #pragma once
 
 #include <cstddef>
@@ -22,7 +25,9 @@
 namespace vo {
 
 template <class T> struct block_job {
-  const T *q; // query row i at q + i * q_stride
+  const T *q;            // query row i at q + i * q_stride
+  const void *q_stored;  // i8: the query codes (row i at q_stored + i * q_stride), else nullptr
+  const float *q_scales; // and their scales, else nullptr
   std::size_t q_stride;
   std::size_t q_begin, q_end;
   const T *q_factor; // search::row_factors() of every query row, indexed by i

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/scores.hpp"
 #include "kernels/search.hpp"
 #include "simd/compat.hpp"
 #include "simd/reduce.hpp"
@@ -41,7 +42,9 @@ template <class A, class T> struct tile_kernel {
   static constexpr std::size_t off_bf = off_qtail + round_align(R * W);
   static constexpr std::size_t off_bft = off_bf + round_align(max_block);
   static constexpr std::size_t off_btail = off_bft + round_align(max_groups * P);
-  static constexpr std::size_t scratch_elems = off_btail + round_align(max_block * W);
+  static constexpr std::size_t scratch_elems(std::size_t) noexcept {
+    return off_btail + round_align(max_block * W);
+  }
 
   static std::size_t block_rows(std::size_t dim) noexcept {
     std::size_t rows = tuning::block_bytes / (dim * sizeof(T));
@@ -63,16 +66,14 @@ template <class A, class T> struct tile_kernel {
     return job.b + j * job.b_stride;
   }
 
-  template <class Factor>
-  static block prepare_block(const block_job<T> &job, std::size_t begin, std::size_t end,
-                             Factor factor) noexcept {
+  static block prepare_block(const block_job<T> &job, std::size_t begin, std::size_t end) noexcept {
     T *bf = job.scratch + off_bf;
     T *bft = job.scratch + off_bft;
     T *btail = job.scratch + off_btail;
     const std::size_t rows = end - begin;
     const std::size_t groups = (rows + C - 1) / C;
     for (std::size_t i = 0; i < rows; ++i) {
-      bf[i] = factor(job.b + (begin + i) * job.b_stride);
+      bf[i] = scores<A, T>::factor(job.b + (begin + i) * job.b_stride, job.dim, job.metric);
     }
     for (std::size_t g = 0; g < groups; ++g) {
       T *t = bft + g * P;
@@ -102,6 +103,18 @@ template <class A, class T> struct tile_kernel {
       }
     }
     return blk;
+  }
+
+  // What prepare_queries() points the kernel at: the query rows themselves.
+  using query_ptr = const T *;
+
+  // The score of query row qi against the block's row `slot` when the fast
+  // formula cannot be trusted with it (scores::apply).
+  template <vo_metric M>
+  static T exact(const block_job<T> &job, const block &blk, std::size_t qi, std::size_t slot, T fa,
+                 T fb) noexcept {
+    return scores<A, T>::exact(M, job.q + qi * job.q_stride, base_row(job, blk, slot), job.dim, fa,
+                               fb);
   }
 
   static const T *tiled_base_factors(const block &blk, std::size_t g) noexcept {

@@ -1,11 +1,11 @@
-// The M:N kernels of the reduced-precision types (f16, bf16, i8): the float
-// kernels of drivers.hpp on a base widened to float one block at a time.
-// Each block of base rows is converted (exactly for f16 and bf16; code *
-// scale for i8, as vo_dequantize_i8_to_f32) into the job's scratch, where it
-// stays in cache while the float kernel runs over it; the queries arrive
-// already widened (api/search.hpp). Every score is therefore bitwise what the
-// float kernel gives for the widened rows, and the base is read from memory
-// in its own, smaller type. ISA-neutral.
+// The M:N kernels of the 16-bit types (f16, bf16): the float kernels of
+// drivers.hpp on a base widened to float one block at a time. Each block of
+// base rows is converted (exactly) into the job's scratch, where it stays in
+// cache while the float kernel runs over it; the queries arrive already
+// widened (api/search.hpp). Every score is therefore bitwise what the float
+// kernel gives for the widened rows, and the base is read from memory in its
+// own, smaller type. (i8 is summed in integers: kernels/int8_search.hpp.)
+// ISA-neutral.
 #pragma once
 
 #include <cstddef>
@@ -48,9 +48,9 @@ template <class A, class T> struct widened_search {
     convert<A, T>::to_f32(x, scales, rows, dim, xs, out, os);
   }
 
-  static void row_factors(const float *x, std::size_t rows, std::size_t dim, std::size_t xs,
-                          vo_metric metric, float *f) noexcept {
-    F::row_factors(x, rows, dim, xs, metric, f);
+  static void row_factors(const float *x, const float *, std::size_t rows, std::size_t dim,
+                          std::size_t xs, vo_metric metric, float *f) noexcept {
+    F::row_factors(x, nullptr, rows, dim, xs, metric, f);
   }
 
   // Runs `kernel` on each widened block of the job's base rows.
@@ -92,6 +92,5 @@ template <class A, class T> struct widened_search {
 
 template <class A> struct search<A, types::f16> : widened_search<A, types::f16> {};
 template <class A> struct search<A, types::bf16> : widened_search<A, types::bf16> {};
-template <class A> struct search<A, types::i8> : widened_search<A, types::i8> {};
 
 } // namespace vo::kernels

@@ -1,8 +1,11 @@
 // vo_cdist_{f16,bf16,i8} and vo_topk_{f16,bf16,i8} at every level this host
-// runs: bitwise the float32 functions on the widened rows (the contract of
-// vector_ops.h), across the tile and packed kernels, several widened blocks,
-// strides, special rows, thread counts; and the argument checks the scales
-// add.
+// runs, against the contract of vector_ops.h: f16 and bf16 bitwise the
+// float32 functions on the widened rows; i8 against exact integer sums and
+// a double reference of the stored values, bitwise the same for the tile
+// and packed kernels and every level, top-k bitwise cdist's scores; across
+// several blocks, strides, special rows (zero, NaN and inf scales), thread
+// counts, a dim long enough to need the int32 flushes; and the argument
+// checks the scales add.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -56,6 +59,10 @@ struct lowp_rows {
               VO_OK);
       if (r > 3) {
         scales[3] = std::nanf(""); // a row vo_normalize_f32_to_i8 found non-finite
+      }
+      if (r > 6) {
+        scales[6] = INFINITY;   // a caller's scale that is not finite either
+        scales[1] = -scales[1]; // and a negative one
       }
     } else {
       half.assign(r * s + 1, 0);
@@ -134,13 +141,173 @@ void check_against_float(const char *type, std::size_t m, std::size_t n, std::si
   }
 }
 
+// ---- int8: exact integer sums --------------------------------------------------
+
+std::int64_t code_dot(const std::int8_t *a, const std::int8_t *b, std::size_t dim) {
+  std::int64_t s = 0;
+  for (std::size_t i = 0; i < dim; ++i) {
+    s += std::int64_t{a[i]} * b[i];
+  }
+  return s;
+}
+
+// Checks score `got` of i8 rows a (scale sa) and b (sb) against the contract
+// of vector_ops.h: a double reference of the stored values.
+void check_i8_score(vo_metric metric, const std::int8_t *a, float sa, const std::int8_t *b,
+                    float sb, std::size_t dim, float got) {
+  CAPTURE(got);
+  if (!std::isfinite(sa) || !std::isfinite(sb)) {
+    CHECK(vo_test::bits_of(got) == vo_test::canonical_nan_bits<float>());
+    return;
+  }
+  const double ab = static_cast<double>(code_dot(a, b, dim));
+  const double aa = static_cast<double>(code_dot(a, a, dim));
+  const double bb = static_cast<double>(code_dot(b, b, dim));
+  const double da = sa, db = sb;
+  if (metric == VO_METRIC_DOT) {
+    float want = -1.0f;
+    REQUIRE(vo_dot_i8(a, &sa, dim, b, &sb, &want) == VO_OK);
+    CHECK(vo_test::bits_of(got) == vo_test::bits_of(want));
+  } else if (metric == VO_METRIC_COSINE) {
+    if (aa == 0.0 || bb == 0.0 || sa == 0.0f || sb == 0.0f) {
+      CHECK(got == 0.0f);
+    } else {
+      const double want = ((sa < 0.0f) != (sb < 0.0f) ? -1.0 : 1.0) * ab / std::sqrt(aa * bb);
+      CHECK(std::fabs(static_cast<double>(got) - want) <= 0x1p-21);
+      CHECK(std::fabs(got) <= 1.0f);
+    }
+  } else {
+    double want = 0.0;
+    for (std::size_t i = 0; i < dim; ++i) {
+      const double d = da * a[i] - db * b[i];
+      want += d * d;
+    }
+    CHECK(std::fabs(static_cast<double>(got) - want) <= 0x1p-21 * (da * da * aa + db * db * bb));
+    CHECK(got >= 0.0f);
+  }
+}
+
+// cdist and top-k of i8 rows against the reference, and each other.
+void check_i8(std::size_t m, std::size_t n, std::size_t dim, std::size_t pad, std::size_t k) {
+  CAPTURE(m);
+  CAPTURE(n);
+  CAPTURE(dim);
+  CAPTURE(pad);
+  const lowp_rows q("i8", m, dim, dim + pad, 7u + static_cast<unsigned>(m));
+  const lowp_rows b("i8", n, dim, dim + pad, 70u + static_cast<unsigned>(n));
+  for (vo_metric metric : k_all_metrics) {
+    CAPTURE(static_cast<int>(metric));
+    std::vector<float> got(m * n, -1.0f);
+    REQUIRE(lowp_cdist(q, b, metric, got.data()) == VO_OK);
+    for (std::size_t i = 0; i < m; ++i) {
+      for (std::size_t j = 0; j < n; ++j) {
+        CAPTURE(i);
+        CAPTURE(j);
+        check_i8_score(metric, &q.codes[i * q.stride], q.scales[i], &b.codes[j * b.stride],
+                       b.scales[j], dim, got[i * n + j]);
+      }
+    }
+    const std::size_t kk = k < n ? k : n;
+    std::vector<std::int64_t> ti(m * kk, -1);
+    std::vector<float> ts(m * kk, -1.0f);
+    REQUIRE(lowp_topk(q, b, metric, k, ti.data(), ts.data()) == VO_OK);
+    const bool lower = metric == VO_METRIC_SQEUCLIDEAN;
+    for (std::size_t i = 0; i < m; ++i) {
+      const std::vector<std::size_t> want = vo_test::topk_order(&got[i * n], n, k, lower);
+      for (std::size_t r = 0; r < kk; ++r) {
+        REQUIRE(ti[i * kk + r] == static_cast<std::int64_t>(want[r]));
+        REQUIRE(vo_test::bits_of(ts[i * kk + r]) == vo_test::bits_of(got[i * n + want[r]]));
+      }
+    }
+  }
+}
+
 } // namespace
 
-TEST_CASE("reduced-precision cdist and top-k are the float32 ones on the widened rows") {
+TEST_CASE("int8 cdist and top-k: exact integer sums, the row functions' values") {
   for (const vo::simd_level *level : vo_test::levels()) {
     CAPTURE(vo_test::level_name(level));
     const vo::scoped_level at(*level);
-    for (const char *type : {"f16", "bf16", "i8"}) {
+    // The dot tile (few queries) and the packed kernel (>= 256); several
+    // blocks; dims around the lane counts, odd ones (a half pair); strides.
+    check_i8(1, 1, 1, 0, 1);
+    check_i8(5, 37, 7, 3, 10);
+    check_i8(3, 2500, 70, 0, 10);
+    check_i8(300, 90, 33, 1, 5);
+    check_i8(2, 40, 384, 0, 100); // k > n
+    check_i8(260, 50, 129, 2, 7);
+  }
+}
+
+TEST_CASE("int8 cdist is bitwise the same for both kernels and every level") {
+  // Rows 0..4 of a 300-query call (the packed kernel) against a 5-query call
+  // (the dot tile), at each level, against the first level's bits.
+  for (std::size_t dim : {1u, 31u, 64u, 385u}) {
+    CAPTURE(dim);
+    const lowp_rows q("i8", 300, dim, dim, 5);
+    const lowp_rows b("i8", 700, dim, dim + 1, 6);
+    for (vo_metric metric : k_all_metrics) {
+      CAPTURE(static_cast<int>(metric));
+      std::vector<float> first;
+      for (const vo::simd_level *level : vo_test::levels()) {
+        CAPTURE(vo_test::level_name(level));
+        const vo::scoped_level at(*level);
+        std::vector<float> packed(300 * 700, -1.0f), tile(5 * 700, -2.0f);
+        REQUIRE(vo_cdist_i8(q.codes.data(), q.scales.data(), 300, dim, dim, b.codes.data(),
+                            b.scales.data(), 700, dim + 1, metric, packed.data(), 700) == VO_OK);
+        REQUIRE(vo_cdist_i8(q.codes.data(), q.scales.data(), 5, dim, dim, b.codes.data(),
+                            b.scales.data(), 700, dim + 1, metric, tile.data(), 700) == VO_OK);
+        REQUIRE(std::memcmp(packed.data(), tile.data(), tile.size() * sizeof(float)) == 0);
+        if (first.empty()) {
+          first = packed;
+        } else {
+          REQUIRE(same_bits(packed, first));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("int8 cdist sums beyond int32: a dim that needs the flushes") {
+  // 140000 codes of -128: a.b = 2^14 * 140000 > 2^31, exact only if the
+  // int32 lanes are flushed in time. Query rows: all -128, all 127, mixed.
+  const std::size_t dim = 140000;
+  for (std::size_t m : {3u, 256u}) { // the dot tile, the packed kernel
+    CAPTURE(m);
+    std::vector<std::int8_t> a(m * dim), b(2 * dim);
+    std::vector<float> sa(m, 0.5f), sb(2, 0.25f);
+    for (std::size_t i = 0; i < m; ++i) {
+      for (std::size_t j = 0; j < dim; ++j) {
+        a[i * dim + j] = i % 3 == 0 ? -128 : (i % 3 == 1 ? 127 : static_cast<std::int8_t>(j % 255));
+      }
+    }
+    std::fill(b.begin(), b.begin() + dim, std::int8_t{-128});
+    std::fill(b.begin() + dim, b.end(), std::int8_t{-127});
+    for (const vo::simd_level *level : vo_test::levels()) {
+      CAPTURE(vo_test::level_name(level));
+      const vo::scoped_level at(*level);
+      for (vo_metric metric : k_all_metrics) {
+        CAPTURE(static_cast<int>(metric));
+        std::vector<float> out(m * 2, -1.0f);
+        REQUIRE(vo_cdist_i8(a.data(), sa.data(), m, dim, dim, b.data(), sb.data(), 2, dim, metric,
+                            out.data(), 2) == VO_OK);
+        for (std::size_t i = 0; i < (m < 6 ? m : 6); ++i) {
+          for (std::size_t j = 0; j < 2; ++j) {
+            CAPTURE(i);
+            CAPTURE(j);
+            check_i8_score(metric, &a[i * dim], sa[i], &b[j * dim], sb[j], dim, out[i * 2 + j]);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("f16 and bf16 cdist and top-k are the float32 ones on the widened rows") {
+  for (const vo::simd_level *level : vo_test::levels()) {
+    CAPTURE(vo_test::level_name(level));
+    const vo::scoped_level at(*level);
+    for (const char *type : {"f16", "bf16"}) {
       // Few queries (the dot tile) and >= 256 (the packed kernel); a base of
       // several widened blocks; dims around the lane counts; padded rows.
       check_against_float(type, 1, 1, 1, 0, 1);

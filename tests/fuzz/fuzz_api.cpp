@@ -1594,6 +1594,49 @@ inline std::size_t read_k(unsigned k_code, std::size_t n) {
   }
 }
 
+// Top-k with dim 0: every score is 0 and row i is 0, 1, ..., kk - 1 (n may
+// be huge).
+template <class T>
+void check_topk_dim0(const arena &ar, const arg_spec &indices, const arg_spec &scores,
+                     std::size_t m, std::size_t kk, const char *who) {
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t r = 0; r < kk; ++r) {
+      if (ar.output_value<std::int64_t>(indices, i, r) != static_cast<std::int64_t>(r) ||
+          ar.output_value<T>(scores, i, r) != T(0)) {
+        fail("%s: dim 0, query %zu, rank %zu: not index %zu with score 0", who, i, r, r);
+      }
+    }
+  }
+}
+
+// Top-k results against the full score matrix `all` (m x n, dense) of the
+// same pairs (from `source`): for each query, the min(k, n) best of its row
+// in the header's total order (vo_test::topk_order), their indices, and
+// their scores bitwise.
+template <class T>
+void check_topk_order(const arena &ar, const arg_spec &indices, const arg_spec &scores,
+                      const T *all, std::size_t m, std::size_t n, std::size_t k, bool lower,
+                      const char *who, const char *source) {
+  const std::size_t kk = std::min(k, n);
+  for (std::size_t i = 0; i < m; ++i) {
+    const T *row = all + i * n;
+    const std::vector<std::size_t> order = vo_test::topk_order(row, n, k, lower);
+    for (std::size_t r = 0; r < kk; ++r) {
+      const auto idx = ar.output_value<std::int64_t>(indices, i, r);
+      const T score = ar.output_value<T>(scores, i, r);
+      const T want = row[order[r]];
+      require_canonical_nan(score, "score", who, i * kk + r);
+      if (idx != static_cast<std::int64_t>(order[r]) ||
+          std::memcmp(&score, &want, sizeof(T)) != 0) {
+        fail("%s: query %zu, rank %zu of %zu: index %lld score %.17g; expected index %zu "
+             "score %.17g (from %s, bitwise)",
+             who, i, r, kk, static_cast<long long>(idx), static_cast<double>(score), order[r],
+             static_cast<double>(want), source);
+      }
+    }
+  }
+}
+
 // vo_topk_*: for each query, the min(k, n) best base rows; checked against
 // the full score matrix vo_cdist_* gives at the same level and thread count
 // (scores must match it bitwise, the order must be the header's total order,
@@ -1642,16 +1685,7 @@ template <class T> void run_topk(input_bytes &in, const run_options &o) {
           return; // nothing written (m may be huge then)
         }
         if (dim == 0) {
-          // Every score is 0 and row i is 0, 1, ..., kk - 1 (n may be huge).
-          for (std::size_t i = 0; i < m; ++i) {
-            for (std::size_t r = 0; r < kk; ++r) {
-              if (plan.ar.output_value<std::int64_t>(args[2], i, r) !=
-                      static_cast<std::int64_t>(r) ||
-                  plan.ar.output_value<T>(args[3], i, r) != T(0)) {
-                fail("%s: dim 0, query %zu, rank %zu: not index %zu with score 0", who, i, r, r);
-              }
-            }
-          }
+          check_topk_dim0<T>(plan.ar, args[2], args[3], m, kk, who);
           return;
         }
         // The full score matrix from cdist, at the level this call ran at.
@@ -1659,23 +1693,7 @@ template <class T> void run_topk(input_bytes &in, const run_options &o) {
         if (api<T>::cdist_any_metric(q, m, dim, qs, base, n, bs, metric, all.data(), n) != VO_OK) {
           fail("%s: vo_cdist failed on the arguments topk accepted", who);
         }
-        for (std::size_t i = 0; i < m; ++i) {
-          const T *row = all.data() + i * n;
-          const std::vector<std::size_t> order = vo_test::topk_order(row, n, k, lower);
-          for (std::size_t r = 0; r < kk; ++r) {
-            const auto idx = plan.ar.output_value<std::int64_t>(args[2], i, r);
-            const T score = plan.ar.output_value<T>(args[3], i, r);
-            const T want = row[order[r]];
-            require_canonical_nan(score, "score", who, i * kk + r);
-            if (idx != static_cast<std::int64_t>(order[r]) ||
-                std::memcmp(&score, &want, sizeof(T)) != 0) {
-              fail("%s: query %zu, rank %zu of %zu: index %lld score %.17g; expected index %zu "
-                   "score %.17g (from cdist, bitwise)",
-                   who, i, r, kk, static_cast<long long>(idx), static_cast<double>(score), order[r],
-                   static_cast<double>(want));
-            }
-          }
-        }
+        check_topk_order(plan.ar, args[2], args[3], all.data(), m, n, k, lower, who, "cdist");
       });
 }
 
@@ -2183,15 +2201,37 @@ template <lowp K, int Op> void run_lowp_convert(input_bytes &in, const run_optio
 
 // ---- Reduced-precision distance matrices and top-k ---------------------------------
 //
-// vo_cdist_<k> and vo_topk_<k> promise every score bitwise what vo_cdist_f32
-// / vo_topk_f32 give for the widened rows (vo_convert_<k>_to_f32, or
-// vo_dequantize_i8_to_f32) with the same m at the same level, and top-k the
-// same indices. The oracle is exactly that: after each successful call both
-// operands are widened with those public functions, at the level the call
-// ran at, and the float32 function's results must match bit for bit. The
-// statuses follow the float32 rules, with an i8 operand's scales checked as
-// a vector of one float per row (one for stride 0) whenever the codes address
-// an element.
+// f16, bf16: vo_cdist_<k> and vo_topk_<k> promise every score bitwise what
+// vo_cdist_f32 / vo_topk_f32 give for the widened rows (vo_convert_<k>_to_f32)
+// with the same m at the same level, and top-k the same indices. The oracle
+// is exactly that: after each successful call both operands are widened with
+// those public functions, at the level the call ran at, and the float32
+// function's results must match bit for bit.
+//
+// i8: the codes are summed exactly in integers and each score is formed from
+// the exact sums a.b, a.a, b.b of two rows' codes and their scales sa, sb
+// (vector_ops.h, above vo_cdist_f16). The oracle sums the codes itself, in
+// int64, and holds every score of vo_cdist_i8 to
+//  - dot: bitwise vo_dot_i8 of the two rows, which must itself be the
+//    header's formula, a.b * (sa * sb) in double rounded once to float;
+//  - cosine: within 2^-21 (absolute) of the exact cosine of the stored values,
+//    sign(sa sb) a.b / sqrt(a.a b.b), in [-1, 1]; exactly 0 for a zero row
+//    (all codes 0, or scale 0);
+//  - sqeuclidean: within 2^-21 (sa^2 a.a + sb^2 b.b) of the exact squared
+//    distance of the stored values (plus the float rounding of a result in
+//    float's subnormal range; inf only where that reaches past float's
+//    largest value), never negative, exactly 0 for rows of equal values;
+//  - NaN, the canonical one, against every row for a row whose scale is not
+//    finite; 0 for every pair when dim is 0;
+//  - a score of its two rows only: bitwise what the same query row alone
+//    gives (m = 1: the dot tile, whichever kernel the call's m chose), at
+//    every level and thread count.
+// vo_topk_i8 is checked against vo_cdist_i8 on the same arguments, computed
+// once (its scores do not depend on the level): the header's order, the
+// indices, and the scores bitwise, as run_topk checks the float types.
+// The statuses follow the float32 rules, with an i8 operand's scales checked
+// as a vector of one float per row (one for stride 0) whenever the codes
+// address an element.
 
 // Where a pointer goes, as read_placement, but an alias may share the buffer
 // of any of up to 8 earlier arguments (read_placement reaches the first two
@@ -2220,32 +2260,25 @@ std::size_t read_query_rows(input_bytes &in, bool big) {
   return big_rows_code(code) && (big || (code & 8) != 0) ? 248 + (code & 15) : decode_rows(code);
 }
 
-// An operand of a search call (codes or 16-bit patterns, and the i8 scales),
-// widened by the library's public conversion into a dense rows x dim float
-// matrix, at the active level.
+// An operand of an f16 or bf16 search call (16-bit patterns), widened by the
+// library's public conversion into a dense rows x dim float matrix, at the
+// active level.
 template <lowp K>
-std::vector<float> widened_rows(const arg_spec &x, const arg_spec *scales, std::size_t rows,
-                                std::size_t dim, std::size_t stride, const char *who) {
+std::vector<float> widened_rows(const arg_spec &x, std::size_t rows, std::size_t dim,
+                                std::size_t stride, const char *who) {
+  static_assert(K != lowp::i8, "i8 scores are checked against their integer sums");
   std::vector<float> w;
   if (rows == 0 || dim == 0) {
     return w; // (rows may be huge when dim is 0)
   }
   w.resize(rows * dim); // fits: a successful call's operands are in memory
-  vo_status s = VO_OK;
-  if constexpr (K == lowp::i8) {
-    s = vo_dequantize_i8_to_f32(reinterpret_cast<const std::int8_t *>(x.ptr),
-                                reinterpret_cast<const float *>(scales->ptr), rows, dim, stride,
-                                w.data(), dim);
-  } else {
-    const auto *p = reinterpret_cast<const std::uint16_t *>(x.ptr);
-    s = K == lowp::f16 ? vo_convert_f16_to_f32(p, rows, dim, stride, w.data(), dim)
-                       : vo_convert_bf16_to_f32(p, rows, dim, stride, w.data(), dim);
-  }
+  const auto *p = reinterpret_cast<const std::uint16_t *>(x.ptr);
+  const vo_status s = K == lowp::f16 ? vo_convert_f16_to_f32(p, rows, dim, stride, w.data(), dim)
+                                     : vo_convert_bf16_to_f32(p, rows, dim, stride, w.data(), dim);
   if (s != VO_OK) {
     fail("%s: widening %s (%zu x %zu, stride %zu) failed with status %d, the call accepted it", who,
          x.name, rows, dim, stride, static_cast<int>(s));
   }
-  (void)scales;
   return w;
 }
 
@@ -2296,8 +2329,170 @@ std::string bits_hex(float f) {
   return buf;
 }
 
-// vo_cdist_<k>: out[i][j] = metric(a_i, b_j), bitwise vo_cdist_f32 of the
-// widened rows.
+// ---- The i8 reference: exact integer sums ----
+
+// a . b of two rows of codes, exactly: int32 partial sums of at most 2^16
+// products (each at most 2^14 in magnitude), added in int64.
+std::int64_t dot_codes(const std::int8_t *a, const std::int8_t *b, std::size_t dim) {
+  std::int64_t sum = 0;
+  for (std::size_t k0 = 0; k0 < dim; k0 += std::size_t{1} << 16) {
+    const std::size_t k1 = std::min(dim, k0 + (std::size_t{1} << 16));
+    std::int32_t part = 0;
+    for (std::size_t k = k0; k < k1; ++k) {
+      part += static_cast<std::int32_t>(a[k]) * static_cast<std::int32_t>(b[k]);
+    }
+    sum += part;
+  }
+  return sum;
+}
+
+// The rows of an i8 operand as the call saw them: the codes (rows x dim,
+// dense), the scales, and each row's exact sum of squared codes. Empty for
+// dim 0 (no scale is read then; rows may be huge).
+struct i8_rows {
+  std::size_t dim = 0;
+  std::vector<std::int8_t> codes;
+  std::vector<float> scales;
+  std::vector<std::int64_t> sumsq;
+  const std::int8_t *row(std::size_t i) const { return codes.data() + i * dim; }
+};
+
+i8_rows read_i8_rows(const arena &ar, const arg_spec &x, const arg_spec &scales, std::size_t rows) {
+  i8_rows r;
+  r.dim = x.dim;
+  if (x.dim == 0) {
+    return r;
+  }
+  r.codes.resize(rows * x.dim);
+  r.scales.resize(rows);
+  r.sumsq.resize(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::vector<std::int8_t> v = ar.input_row<std::int8_t>(x, i);
+    std::copy(v.begin(), v.end(), r.codes.begin() + static_cast<std::ptrdiff_t>(i * x.dim));
+    r.scales[i] = ar.input_value<float>(scales, i, 0);
+    r.sumsq[i] = dot_codes(r.row(i), r.row(i), x.dim);
+  }
+  return r;
+}
+
+// What one score of vo_cdist_i8 must be: `bits` exactly (dot), or within
+// e.bound of e.want (cosine, sqeuclidean; NaN and 0 included).
+struct i8_expected {
+  expected e;
+  bool bitwise = false;
+  float bits = 0;
+};
+
+// The score of row i of a against row j of b (the header's rules for i8;
+// see the comment at the top of this section).
+i8_expected expect_i8(const i8_rows &a, std::size_t i, const i8_rows &b, std::size_t j, int metric,
+                      const char *who) {
+  i8_expected x;
+  const std::size_t dim = a.dim;
+  if (dim == 0) {
+    x.e.exact_zero = true; // every score is 0
+    return x;
+  }
+  const float sa = a.scales[i], sb = b.scales[j];
+  const bool finite = std::isfinite(sa) && std::isfinite(sb);
+  const std::int64_t ab = dot_codes(a.row(i), b.row(j), dim);
+  if (metric == VO_METRIC_DOT) {
+    // vo_dot_i8 of the two rows, which must be the header's formula.
+    float pair = 0;
+    if (vo_dot_i8(a.row(i), &a.scales[i], dim, b.row(j), &b.scales[j], &pair) != VO_OK) {
+      fail("%s: vo_dot_i8 failed on rows (%zu, %zu) (dim %zu)", who, i, j, dim);
+    }
+    const float formula =
+        finite ? static_cast<float>(static_cast<double>(ab) *
+                                    (static_cast<double>(sa) * static_cast<double>(sb)))
+               : std::numeric_limits<float>::quiet_NaN();
+    if (float_bits(pair) != float_bits(formula)) {
+      fail("%s: vo_dot_i8 of rows (%zu, %zu) (dim %zu, a.b %lld, scales %.9g, %.9g) is %.9g "
+           "(0x%08x), not a.b * (sa * sb) in double, rounded once: %.9g (0x%08x)",
+           who, i, j, dim, static_cast<long long>(ab), static_cast<double>(sa),
+           static_cast<double>(sb), static_cast<double>(pair),
+           static_cast<unsigned>(float_bits(pair)), static_cast<double>(formula),
+           static_cast<unsigned>(float_bits(formula)));
+    }
+    x.bitwise = true;
+    x.bits = pair;
+    return x;
+  }
+  if (!finite) {
+    x.e.want = std::numeric_limits<long double>::quiet_NaN();
+    return x;
+  }
+  const std::int64_t aa = a.sumsq[i], bb = b.sumsq[j];
+  const long double la = sa, lb = sb; // their products are exact in long double
+  if (metric == VO_METRIC_COSINE) {
+    if (aa == 0 || bb == 0 || sa == 0.0f || sb == 0.0f) {
+      x.e.exact_zero = true; // a zero row
+      return x;
+    }
+    const long double c = static_cast<long double>(ab) / (std::sqrt(static_cast<long double>(aa)) *
+                                                          std::sqrt(static_cast<long double>(bb)));
+    x.e.want = (sa < 0.0f) != (sb < 0.0f) ? -c : c;
+    x.e.bound = 0x1p-21L;
+    return x;
+  }
+  // Squared euclidean from the sums: |sa a|^2 + |sb b|^2 - 2 sa sb a.b, in
+  // long double (within a few 2^-64 of their sum s: far inside the bound);
+  // where that nearly cancels, summed from the values, to tell equal rows.
+  const long double s =
+      la * la * static_cast<long double>(aa) + lb * lb * static_cast<long double>(bb);
+  long double d = s - 2 * (la * lb) * static_cast<long double>(ab);
+  if (d <= 0x1p-50L * s) {
+    const std::int8_t *ra = a.row(i);
+    const std::int8_t *rb = b.row(j);
+    long double r = 0;
+    bool equal = true;
+    for (std::size_t k = 0; k < dim; ++k) {
+      const long double diff = la * ra[k] - lb * rb[k];
+      r += diff * diff;
+      equal = equal && diff == 0;
+    }
+    d = r;
+    x.e.exact_zero = equal;
+  }
+  x.e.want = d;
+  // The fast formula's roundings (factors, dot term, sum) may each lose half
+  // a float subnormal when they underflow.
+  x.e.bound = 0x1p-21L * s + 4 * static_cast<long double>(std::numeric_limits<float>::denorm_min());
+  return x;
+}
+
+// Score (i, j) of an i8 call against its expected value.
+void check_i8_score(float got, const i8_expected &x, int metric, const i8_rows &a, std::size_t i,
+                    const i8_rows &b, std::size_t j, std::size_t m, std::size_t n,
+                    const char *who) {
+  require_canonical_nan(got, "score", who, i * n + j);
+  const char *what = metric == VO_METRIC_COSINE ? "cosine"
+                     : metric == VO_METRIC_DOT  ? "dot"
+                                                : "squared distance";
+  const double sa = a.dim == 0 ? 0.0 : static_cast<double>(a.scales[i]);
+  const double sb = a.dim == 0 ? 0.0 : static_cast<double>(b.scales[j]);
+  if (x.bitwise) {
+    if (float_bits(got) != float_bits(x.bits)) {
+      fail("%s: %s (%zu, %zu) of %zu x %zu (dim %zu, scales %.9g, %.9g) is %.9g (%s); vo_dot_i8 "
+           "of the two rows gives %.9g (%s)",
+           who, what, i, j, m, n, a.dim, sa, sb, static_cast<double>(got), bits_hex(got).c_str(),
+           static_cast<double>(x.bits), bits_hex(x.bits).c_str());
+    }
+    return;
+  }
+  const bool ok = x.e.exact_zero ? got == 0.0f : close(got, x.e.want, x.e.bound);
+  const bool in_range = metric != VO_METRIC_COSINE || std::isnan(got) || std::fabs(got) <= 1.0f;
+  const bool sign_ok = metric != VO_METRIC_SQEUCLIDEAN || std::isnan(got) || got >= 0.0f;
+  if (!ok || !in_range || !sign_ok) {
+    fail("%s: %s (%zu, %zu) of %zu x %zu (dim %zu, scales %.9g, %.9g) is %.9g (%s); reference "
+         "%.21Lg%s (allowed error %.3Lg)",
+         who, what, i, j, m, n, a.dim, sa, sb, static_cast<double>(got), bits_hex(got).c_str(),
+         x.e.want, x.e.exact_zero ? ", exactly 0" : "", x.e.bound);
+  }
+}
+
+// vo_cdist_<k>: out[i][j] = metric(a_i, b_j); f16, bf16: bitwise vo_cdist_f32
+// of the widened rows; i8: the exact integer sums' scores (see above).
 template <lowp K> void run_lowp_cdist(input_bytes &in, const run_options &o) {
   constexpr bool scaled = K == lowp::i8;
   call_plan plan;
@@ -2347,52 +2542,105 @@ template <lowp K> void run_lowp_cdist(input_bytes &in, const run_options &o) {
   const auto *sa = reinterpret_cast<const float *>(ptr(isa));
   const auto *sb = reinterpret_cast<const float *>(ptr(isb));
   auto *out = reinterpret_cast<float *>(ptr(iout));
-  run_plan(
-      plan, o,
-      [&]() -> vo_status {
-        if constexpr (K == lowp::f16) {
-          return fuzz_cdist_f16(a16, m, dim, as, b16, n, bs, metric, out, os);
-        } else if constexpr (K == lowp::bf16) {
-          return fuzz_cdist_bf16(a16, m, dim, as, b16, n, bs, metric, out, os);
-        } else {
-          return fuzz_cdist_i8(a8, sa, m, dim, as, b8, sb, n, bs, metric, out, os);
+  auto call = [&]() -> vo_status {
+    if constexpr (K == lowp::f16) {
+      return fuzz_cdist_f16(a16, m, dim, as, b16, n, bs, metric, out, os);
+    } else if constexpr (K == lowp::bf16) {
+      return fuzz_cdist_bf16(a16, m, dim, as, b16, n, bs, metric, out, os);
+    } else {
+      return fuzz_cdist_i8(a8, sa, m, dim, as, b8, sb, n, bs, metric, out, os);
+    }
+  };
+  if constexpr (K == lowp::i8) {
+    // The references, once; `alone`: each query row's scores from a call of
+    // that row alone, the bits every level's call must give.
+    run_plan(plan, o, call,
+             [&, av = i8_rows(), bv = i8_rows(), want = std::vector<i8_expected>(),
+              alone = std::vector<float>()](const char *who) mutable {
+               if (m == 0 || n == 0) {
+                 return; // nothing written (m or n may be huge then)
+               }
+               if (want.empty()) {
+                 av = read_i8_rows(plan.ar, arg(ia), arg(isa), m);
+                 bv = read_i8_rows(plan.ar, arg(ib), arg(isb), n);
+                 want.reserve(m * n);
+                 for (std::size_t i = 0; i < m; ++i) {
+                   for (std::size_t j = 0; j < n; ++j) {
+                     want.push_back(expect_i8(av, i, bv, j, metric, who));
+                   }
+                 }
+                 alone.resize(m * n);
+                 const one_thread serial;
+                 for (std::size_t i = 0; i < m; ++i) {
+                   if (m == 1) {
+                     for (std::size_t j = 0; j < n; ++j) {
+                       alone[j] = plan.ar.output_value<float>(arg(iout), 0, j);
+                     }
+                     break;
+                   }
+                   const vo_status s =
+                       dim == 0 ? fuzz_cdist_i8(nullptr, nullptr, 1, 0, 0, nullptr, nullptr, n, 0,
+                                                metric, alone.data() + i * n, n)
+                                : fuzz_cdist_i8(a8 + i * as, sa + (as == 0 ? 0 : i), 1, dim, as, b8,
+                                                sb, n, bs, metric, alone.data() + i * n, n);
+                   if (s != VO_OK) {
+                     fail("%s: vo_cdist_i8 of query row %zu alone gave status %d", who, i,
+                          static_cast<int>(s));
+                   }
+                 }
+               }
+               for (std::size_t i = 0; i < m; ++i) {
+                 for (std::size_t j = 0; j < n; ++j) {
+                   const float got = plan.ar.output_value<float>(arg(iout), i, j);
+                   check_i8_score(got, want[i * n + j], metric, av, i, bv, j, m, n, who);
+                   const float one = alone[i * n + j];
+                   if (float_bits(got) != float_bits(one)) {
+                     fail("%s: score (%zu, %zu) of %zu x %zu (dim %zu) is %.9g (%s); query row "
+                          "%zu alone (m = 1, the first level checked) gives %.9g (%s): a score "
+                          "depends on its two rows only",
+                          who, i, j, m, n, dim, static_cast<double>(got), bits_hex(got).c_str(), i,
+                          static_cast<double>(one), bits_hex(one).c_str());
+                   }
+                 }
+               }
+             });
+    return;
+  } else {
+    run_plan(plan, o, call, [&, cache = per_level<std::vector<float>>()](const char *who) mutable {
+      if (m == 0 || n == 0) {
+        return; // nothing written (m or n may be huge then)
+      }
+      const std::vector<float> &want = cache.get([&] {
+        const one_thread serial;
+        const std::vector<float> aw = widened_rows<K>(arg(ia), m, dim, as, who);
+        const std::vector<float> bw = widened_rows<K>(arg(ib), n, dim, bs, who);
+        std::vector<float> w(m * n);
+        const vo_status s =
+            fuzz_cdist_f32(aw.data(), m, dim, dim, bw.data(), n, dim, metric, w.data(), n);
+        if (s != VO_OK) {
+          fail("%s: vo_cdist_f32 on the widened rows gave status %d", who, static_cast<int>(s));
         }
-      },
-      [&, cache = per_level<std::vector<float>>()](const char *who) mutable {
-        if (m == 0 || n == 0) {
-          return; // nothing written (m or n may be huge then)
-        }
-        const std::vector<float> &want = cache.get([&] {
-          const one_thread serial;
-          const std::vector<float> aw =
-              widened_rows<K>(arg(ia), scaled ? &arg(isa) : nullptr, m, dim, as, who);
-          const std::vector<float> bw =
-              widened_rows<K>(arg(ib), scaled ? &arg(isb) : nullptr, n, dim, bs, who);
-          std::vector<float> w(m * n);
-          const vo_status s =
-              fuzz_cdist_f32(aw.data(), m, dim, dim, bw.data(), n, dim, metric, w.data(), n);
-          if (s != VO_OK) {
-            fail("%s: vo_cdist_f32 on the widened rows gave status %d", who, static_cast<int>(s));
-          }
-          return w;
-        });
-        for (std::size_t i = 0; i < m; ++i) {
-          for (std::size_t j = 0; j < n; ++j) {
-            const float got = plan.ar.output_value<float>(arg(iout), i, j);
-            require_canonical_nan(got, "score", who, i * n + j);
-            if (float_bits(got) != float_bits(want[i * n + j])) {
-              fail("%s: score (%zu, %zu) of %zu x %zu (dim %zu) is %.9g (%s); vo_cdist_f32 of the "
-                   "widened rows gives %.9g (%s)",
-                   who, i, j, m, n, dim, static_cast<double>(got), bits_hex(got).c_str(),
-                   static_cast<double>(want[i * n + j]), bits_hex(want[i * n + j]).c_str());
-            }
-          }
-        }
+        return w;
       });
+      for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+          const float got = plan.ar.output_value<float>(arg(iout), i, j);
+          require_canonical_nan(got, "score", who, i * n + j);
+          if (float_bits(got) != float_bits(want[i * n + j])) {
+            fail("%s: score (%zu, %zu) of %zu x %zu (dim %zu) is %.9g (%s); vo_cdist_f32 of the "
+                 "widened rows gives %.9g (%s)",
+                 who, i, j, m, n, dim, static_cast<double>(got), bits_hex(got).c_str(),
+                 static_cast<double>(want[i * n + j]), bits_hex(want[i * n + j]).c_str());
+          }
+        }
+      }
+    });
+  }
 }
 
-// vo_topk_<k>: indices and scores bitwise those of vo_topk_f32 on the
-// widened rows.
+// vo_topk_<k>: f16, bf16: indices and scores bitwise those of vo_topk_f32 on
+// the widened rows; i8: those of the header's order over the scores
+// vo_cdist_i8 gives on the same arguments, bitwise.
 template <lowp K> void run_lowp_topk(input_bytes &in, const run_options &o) {
   constexpr bool scaled = K == lowp::i8;
   call_plan plan;
@@ -2450,55 +2698,82 @@ template <lowp K> void run_lowp_topk(input_bytes &in, const run_options &o) {
   const auto *sb = reinterpret_cast<const float *>(ptr(isb));
   auto *indices = reinterpret_cast<std::int64_t *>(ptr(iidx));
   auto *scores = reinterpret_cast<float *>(ptr(isc));
-  run_plan(
-      plan, o,
-      [&]() -> vo_status {
-        if constexpr (K == lowp::f16) {
-          return fuzz_topk_f16(q16, m, dim, qs, b16, n, bs, metric, k, indices, is, scores, ss);
-        } else if constexpr (K == lowp::bf16) {
-          return fuzz_topk_bf16(q16, m, dim, qs, b16, n, bs, metric, k, indices, is, scores, ss);
-        } else {
-          return fuzz_topk_i8(q8, sq, m, dim, qs, b8, sb, n, bs, metric, k, indices, is, scores,
-                              ss);
-        }
-      },
-      [&, cache = per_level<std::pair<std::vector<std::int64_t>, std::vector<float>>>()](
-          const char *who) mutable {
-        if (m == 0 || kk == 0) {
-          return; // nothing written (m may be huge then)
-        }
-        const auto &[want_idx, want_score] = cache.get([&] {
-          // (dim 0: nothing to widen; n may be huge then, and vo_topk_f32
-          // takes NULL rows.)
-          const one_thread serial;
-          const std::vector<float> qw =
-              widened_rows<K>(arg(iq), scaled ? &arg(isq) : nullptr, m, dim, qs, who);
-          const std::vector<float> bw =
-              widened_rows<K>(arg(ib), scaled ? &arg(isb) : nullptr, n, dim, bs, who);
-          std::pair<std::vector<std::int64_t>, std::vector<float>> w(m * kk, m * kk);
-          const vo_status s = fuzz_topk_f32(qw.data(), m, dim, dim, bw.data(), n, dim, metric, k,
-                                            w.first.data(), kk, w.second.data(), kk);
-          if (s != VO_OK) {
-            fail("%s: vo_topk_f32 on the widened rows gave status %d", who, static_cast<int>(s));
+  auto call = [&]() -> vo_status {
+    if constexpr (K == lowp::f16) {
+      return fuzz_topk_f16(q16, m, dim, qs, b16, n, bs, metric, k, indices, is, scores, ss);
+    } else if constexpr (K == lowp::bf16) {
+      return fuzz_topk_bf16(q16, m, dim, qs, b16, n, bs, metric, k, indices, is, scores, ss);
+    } else {
+      return fuzz_topk_i8(q8, sq, m, dim, qs, b8, sb, n, bs, metric, k, indices, is, scores, ss);
+    }
+  };
+  if constexpr (K == lowp::i8) {
+    // The score matrix of vo_cdist_i8 on the same arguments, once: its
+    // scores are the same at every level (checked by the cdist_i8 case).
+    const bool lower = metric == VO_METRIC_SQEUCLIDEAN;
+    run_plan(plan, o, call,
+             [&, all = std::vector<float>(), source = std::string()](const char *who) mutable {
+               if (m == 0 || kk == 0) {
+                 return; // nothing written (m may be huge then)
+               }
+               if (dim == 0) {
+                 check_topk_dim0<float>(plan.ar, arg(iidx), arg(isc), m, kk, who);
+                 return;
+               }
+               if (all.empty()) {
+                 const one_thread serial;
+                 all.resize(m * n);
+                 const vo_status s =
+                     fuzz_cdist_i8(q8, sq, m, dim, qs, b8, sb, n, bs, metric, all.data(), n);
+                 if (s != VO_OK) {
+                   fail("%s: vo_cdist_i8 on the arguments vo_topk_i8 accepted gave status %d", who,
+                        static_cast<int>(s));
+                 }
+                 source = std::string("vo_cdist_i8 at the ") + vo::active_level().name + " level";
+               }
+               check_topk_order(plan.ar, arg(iidx), arg(isc), all.data(), m, n, k, lower, who,
+                                source.c_str());
+             });
+    return;
+  } else {
+    run_plan(
+        plan, o, call,
+        [&, cache = per_level<std::pair<std::vector<std::int64_t>, std::vector<float>>>()](
+            const char *who) mutable {
+          if (m == 0 || kk == 0) {
+            return; // nothing written (m may be huge then)
           }
-          return w;
-        });
-        for (std::size_t i = 0; i < m; ++i) {
-          for (std::size_t r = 0; r < kk; ++r) {
-            const auto idx = plan.ar.output_value<std::int64_t>(arg(iidx), i, r);
-            const float score = plan.ar.output_value<float>(arg(isc), i, r);
-            const float ws = want_score[i * kk + r];
-            require_canonical_nan(score, "score", who, i * kk + r);
-            if (idx != want_idx[i * kk + r] || float_bits(score) != float_bits(ws)) {
-              fail("%s: query %zu, rank %zu of %zu (n %zu, dim %zu): index %lld score %.9g (%s); "
-                   "vo_topk_f32 of the widened rows gives index %lld score %.9g (%s)",
-                   who, i, r, kk, n, dim, static_cast<long long>(idx), static_cast<double>(score),
-                   bits_hex(score).c_str(), static_cast<long long>(want_idx[i * kk + r]),
-                   static_cast<double>(ws), bits_hex(ws).c_str());
+          const auto &[want_idx, want_score] = cache.get([&] {
+            // (dim 0: nothing to widen; n may be huge then, and vo_topk_f32
+            // takes NULL rows.)
+            const one_thread serial;
+            const std::vector<float> qw = widened_rows<K>(arg(iq), m, dim, qs, who);
+            const std::vector<float> bw = widened_rows<K>(arg(ib), n, dim, bs, who);
+            std::pair<std::vector<std::int64_t>, std::vector<float>> w(m * kk, m * kk);
+            const vo_status s = fuzz_topk_f32(qw.data(), m, dim, dim, bw.data(), n, dim, metric, k,
+                                              w.first.data(), kk, w.second.data(), kk);
+            if (s != VO_OK) {
+              fail("%s: vo_topk_f32 on the widened rows gave status %d", who, static_cast<int>(s));
+            }
+            return w;
+          });
+          for (std::size_t i = 0; i < m; ++i) {
+            for (std::size_t r = 0; r < kk; ++r) {
+              const auto idx = plan.ar.output_value<std::int64_t>(arg(iidx), i, r);
+              const float score = plan.ar.output_value<float>(arg(isc), i, r);
+              const float ws = want_score[i * kk + r];
+              require_canonical_nan(score, "score", who, i * kk + r);
+              if (idx != want_idx[i * kk + r] || float_bits(score) != float_bits(ws)) {
+                fail("%s: query %zu, rank %zu of %zu (n %zu, dim %zu): index %lld score %.9g (%s); "
+                     "vo_topk_f32 of the widened rows gives index %lld score %.9g (%s)",
+                     who, i, r, kk, n, dim, static_cast<long long>(idx), static_cast<double>(score),
+                     bits_hex(score).c_str(), static_cast<long long>(want_idx[i * kk + r]),
+                     static_cast<double>(ws), bits_hex(ws).c_str());
+              }
             }
           }
-        }
-      });
+        });
+  }
 }
 
 struct fuzz_case {

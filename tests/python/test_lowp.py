@@ -263,15 +263,29 @@ def test_no_float32_copy_of_a_big_low_precision_operand(kind):
 
 
 def widened(x) -> np.ndarray:
-    """The float32 rows the search kernels score: exact for 16-bit types, codes * scale for int8."""
-    if isinstance(x, vo.QuantizedRows):
-        return x.dequantize()
+    """The float32 rows of a 16-bit operand, exactly."""
     return stored_f64(x).astype(np.float32)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+def int8_reference(a: vo.QuantizedRows, b: vo.QuantizedRows, metric: str) -> np.ndarray:
+    """The exact scores of the stored int8 values, in float64."""
+    ca, cb = a.codes.astype(np.int64), b.codes.astype(np.int64)
+    sa, sb = a.scales.astype(np.float64), b.scales.astype(np.float64)
+    ab = (ca @ cb.T).astype(np.float64)
+    aa, bb = (ca * ca).sum(axis=1).astype(np.float64), (cb * cb).sum(axis=1).astype(np.float64)
+    if metric == "dot":
+        return ab * (sa[:, None] * sb[None, :])
+    if metric == "cosine":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = ab / np.sqrt(np.outer(aa, bb)) * np.sign(np.outer(sa, sb))
+        return np.where(np.outer(aa * sa, bb * sb) == 0, 0.0, c)
+    va, vb = ca * sa[:, None], cb * sb[:, None]
+    return ((va[:, None, :] - vb[None, :, :]) ** 2).sum(axis=2)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "int8"])
 @pytest.mark.parametrize("metric", ["cosine", "dot", "sqeuclidean"])
-def test_cdist_and_top_k_score_the_widened_rows_bitwise(kind, metric):
+def test_16_bit_cdist_and_top_k_score_the_widened_rows_bitwise(kind, metric):
     x = RNG.standard_normal((700, 40)).astype(np.float32)
     x[3] = 0.0
     base, queries = vo.quantize(x, kind), vo.quantize(x[:300:7], kind)
@@ -288,6 +302,39 @@ def test_cdist_and_top_k_score_the_widened_rows_bitwise(kind, metric):
     np.testing.assert_array_equal(
         vo.cdist(many, base, metric), vo.cdist(widened(many), widened(base), metric)
     )
+    _search_forms(x, base, queries, res, kind, metric)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "sqeuclidean"])
+def test_int8_cdist_and_top_k_sum_the_codes_exactly(metric):
+    x = RNG.standard_normal((700, 40)).astype(np.float32)
+    x[3] = 0.0
+    base, queries = vo.quantize(x, "int8"), vo.quantize(x[:300:7], "int8")
+    got = vo.cdist(queries, base, metric)
+    assert got.dtype == np.float32
+    assert got.shape == (43, 700)
+    ref = int8_reference(queries, base, metric)
+    if metric == "dot":  # rounded once from the exact value: vo.dot's bits
+        np.testing.assert_array_equal(got, ref.astype(np.float32))
+        assert got[0, 5] == vo.dot(queries[0], base[5])
+    elif metric == "cosine":
+        assert np.abs(got - ref).max() <= 2.0**-21
+        assert (got[:, 3] == 0).all()  # the zero row
+    else:
+        qn, bn = vo.norms(queries).astype(np.float64), vo.norms(base).astype(np.float64)
+        bound = 2.0**-21 * np.add.outer(qn**2, bn**2)
+        assert (np.abs(got - ref) <= bound).all()
+    res = vo.top_k(queries, base, 9, metric)
+    order = np.argsort(got if metric == "sqeuclidean" else -got, axis=1, kind="stable")[:, :9]
+    np.testing.assert_array_equal(res.indices, order)
+    np.testing.assert_array_equal(res.scores, np.take_along_axis(got, order, axis=1))
+    # >= 256 queries: the packed kernel, the same bits (every sum is exact)
+    many = vo.quantize(x[:300], "int8")
+    np.testing.assert_array_equal(vo.cdist(many, base, metric)[::7], got)
+    _search_forms(x, base, queries, res, "int8", metric)
+
+
+def _search_forms(x, base, queries, res, kind, metric):
     # One vector: 1-D results; float queries are converted to the base's type.
     one = vo.top_k(queries[0], base, 4, metric)
     assert one.indices.shape == (4,)

@@ -1,0 +1,106 @@
+// Exact int8 products at the register level for the int8 M:N kernels
+// (kernels/int8_search.hpp): an int32 lane holds a pair of int16 values
+// (low half first, as two consecutive int16 in memory read as one int32),
+// and madd_add(acc, x, y) adds x.lo * y.lo + x.hi * y.hi to each lane of
+// acc: vpmaddwd + vpaddd (sse2, avx2, avx512bw), vpdpwssd where AVX512_VNNI
+// is compiled in (the avx512bf16 level), vmull_s16 + vpaddq_s32 on NEON, and
+// a portable fallback of shifts and 32-bit products elsewhere. For values
+// that are int8 codes a lane gains at most 2 * 128^2 = 2^15 per step, so
+// 2^15 steps sum to at most 2^30: exact in int32. xsimd 8.1 has none of it.
+//
+// load_codes(p) reads 2 * W int8 codes and sign-extends them into the W
+// pairs of a batch (codes 2l and 2l + 1 in lane l). Every helper is a
+// member of a class (template) on the architecture, so no inline function
+// is shared between ISA objects. Included only by the per-ISA translation
+// units.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "simd/compat.hpp"
+
+namespace vo::simd {
+
+template <class A, class = void> struct int16_pairs {
+  using bi = xsimd::batch<std::int32_t, A>;
+  static constexpr std::size_t W = bi::size;
+  static bi madd_add(const bi &acc, const bi &x, const bi &y) noexcept {
+    const bi xl = (x << 16) >> 16, xh = x >> 16; // arithmetic shifts: the signed halves
+    const bi yl = (y << 16) >> 16, yh = y >> 16;
+    return acc + (xl * yl + xh * yh);
+  }
+  static bi load_codes(const std::int8_t *p) noexcept {
+    alignas(64) std::int32_t lanes[W];
+    for (std::size_t i = 0; i < W; ++i) {
+      const auto lo = static_cast<std::uint16_t>(static_cast<std::int16_t>(p[2 * i]));
+      const auto hi = static_cast<std::uint16_t>(static_cast<std::int16_t>(p[2 * i + 1]));
+      lanes[i] = static_cast<std::int32_t>(lo | (static_cast<std::uint32_t>(hi) << 16));
+    }
+    return bi::load_aligned(lanes);
+  }
+};
+
+#if VO_HAVE_X86_DISPATCH
+template <> struct int16_pairs<arch::sse2> {
+  using bi = xsimd::batch<std::int32_t, arch::sse2>;
+  static constexpr std::size_t W = bi::size;
+  static bi madd_add(const bi &acc, const bi &x, const bi &y) noexcept {
+    return _mm_add_epi32(acc, _mm_madd_epi16(x, y));
+  }
+  static bi load_codes(const std::int8_t *p) noexcept {
+    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p));
+    return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
+  }
+};
+
+#if defined(__AVX2__) && defined(__FMA__)
+template <> struct int16_pairs<arch::avx2> {
+  using bi = xsimd::batch<std::int32_t, arch::avx2>;
+  static constexpr std::size_t W = bi::size;
+  static bi madd_add(const bi &acc, const bi &x, const bi &y) noexcept {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
+  }
+  static bi load_codes(const std::int8_t *p) noexcept {
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+  }
+};
+#endif
+
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+template <class A> struct int16_pairs<A, arch::enable_if_avx512<A>> {
+  using bi = xsimd::batch<std::int32_t, A>;
+  static constexpr std::size_t W = bi::size;
+  static bi madd_add(const bi &acc, const bi &x, const bi &y) noexcept {
+#if VO_WITH_AVX512BF16
+    if constexpr (std::is_same_v<A, arch::avx512bf16>) {
+      return _mm512_dpwssd_epi32(acc, x, y); // AVX512_VNNI: the same sum, fused
+    }
+#endif
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(x, y));
+  }
+  static bi load_codes(const std::int8_t *p) noexcept {
+    return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+  }
+};
+#endif
+#endif // VO_HAVE_X86_DISPATCH
+
+#if defined(__aarch64__)
+template <> struct int16_pairs<xsimd::neon64> {
+  using bi = xsimd::batch<std::int32_t, xsimd::neon64>;
+  static constexpr std::size_t W = bi::size;
+  static bi madd_add(const bi &acc, const bi &x, const bi &y) noexcept {
+    const int16x8_t a = vreinterpretq_s16_s32(x), b = vreinterpretq_s16_s32(y);
+    const int32x4_t lo = vmull_s16(vget_low_s16(a), vget_low_s16(b));
+    const int32x4_t hi = vmull_high_s16(a, b);
+    return vaddq_s32(acc, vpaddq_s32(lo, hi)); // pairwise: lane l = products 2l and 2l + 1
+  }
+  static bi load_codes(const std::int8_t *p) noexcept {
+    return vreinterpretq_s32_s16(vmovl_s8(vld1_s8(p)));
+  }
+};
+#endif
+
+} // namespace vo::simd
