@@ -144,6 +144,17 @@ template <class A> struct int8_common {
     return sc::template exact<M>(query_codes(job, qi), job.q_scales[qi], base_codes(job, j),
                                  job.stored_scales[j], job.dim, fa, fb);
   }
+  // res[r * ld + c] = the dot-product term of the exact sums sum[r * ld + c]
+  // (r < rows, c < ld) of query multipliers qm[r] and base multipliers bm[c].
+  template <class Sum>
+  static void terms(vo_metric metric, const Sum *sum, std::size_t rows, std::size_t ld, const T *qm,
+                    const T *bm, T *res) noexcept {
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t c = 0; c < ld; ++c) {
+        res[r * ld + c] = sc::term(static_cast<double>(sum[r * ld + c]), metric, qm[r], bm[c]);
+      }
+    }
+  }
 };
 
 // ---- The dot tile: few queries ------------------------------------------------
@@ -326,19 +337,12 @@ template <class A> struct int8_tile : int8_common<A> {
     std::int64_t tot[RR * C] = {};
     const std::int32_t *b[C];
     for (std::size_t c = 0; c < C; ++c) {
-      const std::size_t slot = g * C + c;
-      b[c] = blk.rows + (blk.begin + slot < blk.end ? slot : blk.end - blk.begin - 1) * np;
+      b[c] = blk.rows + (row_of(blk, g * C + c) - blk.begin) * np;
     }
     for (std::size_t k0 = 0; k0 < used; k0 += flush / 2) {
       accumulate<RR>(qp, b, k0, used - k0 < flush / 2 ? used : k0 + flush / 2, tot);
     }
-    const T *qm = job.scratch + off_qm;
-    for (std::size_t r = 0; r < RR; ++r) {
-      for (std::size_t c = 0; c < C; ++c) {
-        res[r * C + c] =
-            sc::term(static_cast<double>(tot[r * C + c]), job.metric, qm[r], blk.bm[g * C + c]);
-      }
-    }
+    base::terms(job.metric, tot, RR, C, job.scratch + off_qm, blk.bm + g * C, res);
     for (std::size_t k = RR * C; k < P; ++k) {
       res[k] = T(0);
     }
@@ -355,7 +359,6 @@ template <class A> struct int8_packed : int8_common<A> {
   using typename base::sc;
   using typename base::T;
   using pairs = simd::int16_pairs<A>;
-  using bf_t = xsimd::batch<float, A>;
   static constexpr std::size_t R = tuning::tile_shape<A>::packed_rows; // queries of a tile
   static constexpr std::size_t PB = 2 * W;                             // base rows of a tile
   static constexpr std::size_t group = PB;
@@ -528,20 +531,10 @@ template <class A> struct int8_packed : int8_common<A> {
     const std::size_t np = pairs_of(job.dim);
     const std::int32_t *panels = blk.panels + g * PB * np;
     std::int32_t *sum = base::ints(job, off_sum);
-    if (np <= flush_pairs) {
+    if (np <= flush_pairs && job.metric == VO_METRIC_COSINE) {
       packed_tile<RR>(qp, panels, np, 0, np, sum);
-      if (job.metric == VO_METRIC_COSINE) {
-        for (std::size_t o = 0; o < RR * PB; o += W) {
-          xsimd::to_float(bi::load_aligned(sum + o)).store_aligned(res + o); // rounded once
-        }
-        return;
-      }
-      const T *qm = job.scratch + off_qm;
-      for (std::size_t r = 0; r < RR; ++r) {
-        for (std::size_t c = 0; c < PB; ++c) {
-          res[r * PB + c] =
-              sc::term(static_cast<double>(sum[r * PB + c]), job.metric, qm[r], blk.bm[g * PB + c]);
-        }
+      for (std::size_t o = 0; o < RR * PB; o += W) {
+        xsimd::to_float(bi::load_aligned(sum + o)).store_aligned(res + o); // rounded once
       }
       return;
     }
@@ -553,13 +546,7 @@ template <class A> struct int8_packed : int8_common<A> {
         tot[o] += sum[o];
       }
     }
-    const T *qm = job.scratch + off_qm;
-    for (std::size_t r = 0; r < RR; ++r) {
-      for (std::size_t c = 0; c < PB; ++c) {
-        res[r * PB + c] =
-            sc::term(static_cast<double>(tot[r * PB + c]), job.metric, qm[r], blk.bm[g * PB + c]);
-      }
-    }
+    base::terms(job.metric, tot, RR, PB, job.scratch + off_qm, blk.bm + g * PB, res);
   }
 };
 
