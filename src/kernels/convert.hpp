@@ -18,6 +18,7 @@
 
 #include "elements.hpp"
 #include "kernels/row_sums.hpp"
+#include "kernels/rows.hpp"
 #include "simd/lowp.hpp"
 
 namespace vo::kernels {
@@ -57,19 +58,27 @@ template <class A> struct convert_common {
     return {static_cast<float>(inv), inv, false};
   }
 
+  // Elements per chunk of a row, where a kernel works through a buffer.
+  static constexpr std::size_t chunk = 256;
+
+  // Prefetches the input row about tuning::prefetch_bytes ahead of row i, as
+  // the float32 row kernels do (the hardware prefetcher alone left these
+  // kernels reading well below bandwidth).
+  struct ahead {
+    const float *x;
+    std::size_t rows, dim, xs, by;
+    ahead(const float *x_, std::size_t rows_, std::size_t dim_, std::size_t xs_) noexcept
+        : x(x_), rows(rows_), dim(dim_), xs(xs_),
+          by(row_math<A>::template rows_ahead<float>(dim_)) {}
+    void operator()(std::size_t i) const noexcept {
+      row_math<A>::prefetch_row(x, i, by, rows, xs, dim);
+    }
+  };
+  // The first row holding a NaN or an infinity (whose norm is therefore not
+  // finite), or rows: the float32 normalize's own check.
   static std::size_t first_nonfinite(const float *x, std::size_t rows, std::size_t dim,
                                      std::size_t xs) noexcept {
-    for (std::size_t i = 0; i < rows; ++i) {
-      const float *r = x + i * xs;
-      float acc = 0.0f; // x * 0 is 0 for finite x, NaN for NaN and inf
-      for (std::size_t j = 0; j < dim; ++j) {
-        acc += r[j] * 0.0f;
-      }
-      if (acc != acc) {
-        return i;
-      }
-    }
-    return rows;
+    return normalize<A, float>::first_nonfinite(x, rows, dim, xs);
   }
 };
 
@@ -93,28 +102,38 @@ template <class A, class T> struct half_convert : convert_common<A> {
     }
   }
 
-  // One row of n floats to n 16-bit elements.
-  static void store_row(const float *x, std::uint16_t *out, std::size_t n) noexcept {
-    std::size_t j = 0;
-    if constexpr (is_f16 && io::has_f16_store) {
-      for (; j + wf <= n; j += wf) {
-        io::store_f16(out + j, bf::load_unaligned(x + j));
-      }
+  static void store(std::uint16_t *p, const bf &v) noexcept {
+    if constexpr (is_f16) {
+      io::store_f16(p, v);
+    } else {
+      io::store_bf16(p, v);
     }
-    if constexpr (!is_f16 && io::has_bf16_store) {
+  }
+  static constexpr bool has_store = is_f16 ? io::has_f16_store : io::has_bf16_store;
+
+  // n floats to n 16-bit elements: x_j itself, or with Scale the float
+  // product x_j * f.
+  template <bool Scale>
+  static void store_row(const float *x, float f, std::uint16_t *out, std::size_t n) noexcept {
+    std::size_t j = 0;
+    if constexpr (has_store) {
+      const bf vf(f);
       for (; j + wf <= n; j += wf) {
-        io::store_bf16(out + j, bf::load_unaligned(x + j));
+        const bf v = bf::load_unaligned(x + j);
+        store(out + j, Scale ? v * vf : v);
       }
     }
     for (; j < n; ++j) {
-      out[j] = narrow(x[j]);
+      out[j] = narrow(Scale ? x[j] * f : x[j]);
     }
   }
 
   static void from_f32(const float *x, std::size_t rows, std::size_t dim, std::size_t xs,
                        std::uint16_t *out, std::size_t os, float *) noexcept {
+    const typename common::ahead prefetch(x, rows, dim, xs);
     for (std::size_t i = 0; i < rows; ++i) {
-      store_row(x + i * xs, out + i * os, dim);
+      prefetch(i);
+      store_row<false>(x + i * xs, 1.0f, out + i * os, dim);
     }
   }
 
@@ -143,13 +162,13 @@ template <class A, class T> struct half_convert : convert_common<A> {
   static std::size_t normalize_from_f32(const float *x, std::size_t rows, std::size_t dim,
                                         std::size_t xs, std::uint16_t *out, std::size_t os,
                                         float *) noexcept {
-    constexpr std::size_t chunk = 256;
-    alignas(64) float y[chunk];
     std::size_t first_bad = rows;
+    const typename common::ahead prefetch(x, rows, dim, xs);
     for (std::size_t i = 0; i < rows; ++i) {
+      prefetch(i);
       const float *r = x + i * xs;
-      std::uint16_t *o = out + i * os;
       const double norm = common::row_norm(r, dim);
+      std::uint16_t *o = out + i * os;
       if (!std::isfinite(norm)) {
         for (std::size_t j = 0; j < dim; ++j) {
           o[j] = nan_bits;
@@ -158,12 +177,18 @@ template <class A, class T> struct half_convert : convert_common<A> {
         continue;
       }
       const auto f = common::factor_for(norm);
-      for (std::size_t j = 0; j < dim; j += chunk) {
-        const std::size_t m = dim - j < chunk ? dim - j : chunk;
+      if (!f.in_double) {
+        store_row<true>(r, f.f, o, dim);
+        continue;
+      }
+      // A row of subnormals: the products taken in double, a chunk at a time.
+      alignas(64) float y[common::chunk];
+      for (std::size_t j = 0; j < dim; j += common::chunk) {
+        const std::size_t m = dim - j < common::chunk ? dim - j : common::chunk;
         for (std::size_t k = 0; k < m; ++k) {
           y[k] = f.apply(r[j + k]);
         }
-        store_row(y, o + j, m);
+        store_row<false>(y, 1.0f, o + j, m);
       }
     }
     return first_bad;
@@ -177,44 +202,84 @@ template <class A> struct convert<A, types::bf16> : half_convert<A, types::bf16>
 
 template <class A> struct convert<A, types::i8> : convert_common<A> {
   using common = convert_common<A>;
+  using bf = typename common::bf;
+  using bi = xsimd::batch<std::int32_t, A>;
+  static constexpr std::size_t wf = bf::size;
 
-  // scale = max|y| / 127 (float division), code = y / scale (float
-  // division) rounded to nearest, ties to even, within [-127, 127]. A row
-  // whose scale is 0 (all zeros, or max|y| < 127 * 2^-150) gets zero codes.
-  template <class Value>
-  static void quantize_row(Value value, float maxabs, std::size_t n, std::int8_t *codes,
-                           float *scale) noexcept {
-    const float s = maxabs / 127.0f;
-    *scale = s;
-    if (s == 0.0f) {
-      *scale = 0.0f;
-      for (std::size_t j = 0; j < n; ++j) {
-        codes[j] = 0;
-      }
-      return;
+  // The row's scale: max|y| / 127 (float division). A row whose scale is 0
+  // (all zeros, or max|y| < 127 * 2^-150) gets zero codes.
+  static float scale_of(float maxabs) noexcept { return maxabs / 127.0f; }
+
+  // m <= chunk codes of y at scale s > 0: y / s (float division) rounded to
+  // nearest, ties to even (the conversion's rounding, as std::nearbyint in
+  // the default mode), within [-127, 127].
+  static void codes_of(const float *y, std::size_t m, float s, std::int8_t *codes) noexcept {
+    alignas(64) std::int32_t c[common::chunk];
+    std::size_t j = 0;
+    const bf vs(s);
+    const bi hi(127), lo(-127);
+    for (; j + wf <= m; j += wf) {
+      const bi v = xsimd::nearbyint_as_int(bf::load_unaligned(y + j) / vs);
+      xsimd::min(xsimd::max(v, lo), hi).store_aligned(c + j);
     }
-    for (std::size_t j = 0; j < n; ++j) {
-      float c = std::nearbyint(value(j) / s);
-      c = c > 127.0f ? 127.0f : (c < -127.0f ? -127.0f : c);
-      codes[j] = static_cast<std::int8_t>(c);
+    for (; j < m; ++j) {
+      const float v = std::nearbyint(y[j] / s);
+      c[j] = static_cast<std::int32_t>(v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v));
+    }
+    for (j = 0; j < m; ++j) {
+      codes[j] = static_cast<std::int8_t>(c[j]);
     }
   }
 
   static float maxabs(const float *x, std::size_t n) noexcept {
+    std::size_t j = 0;
+    bf mv(0.0f);
+    for (; j + wf <= n; j += wf) {
+      mv = xsimd::max(mv, xsimd::abs(bf::load_unaligned(x + j)));
+    }
+    alignas(64) float lanes[wf];
+    mv.store_aligned(lanes);
     float m = 0.0f;
-    for (std::size_t j = 0; j < n; ++j) {
+    for (const float v : lanes) {
+      m = v > m ? v : m;
+    }
+    for (; j < n; ++j) {
       const float v = std::fabs(x[j]);
       m = v > m ? v : m;
     }
     return m;
   }
 
+  static void zero_codes(std::int8_t *out, std::size_t n) noexcept {
+    for (std::size_t j = 0; j < n; ++j) {
+      out[j] = 0;
+    }
+  }
+
+  // The codes of a row of n elements y_j = value(chunk, j, m): value fills
+  // chunk with elements j .. j+m (m <= chunk) and returns it.
+  template <class Value>
+  static void codes_row(Value value, std::size_t n, float s, std::int8_t *codes) noexcept {
+    alignas(64) float buf[common::chunk];
+    for (std::size_t j = 0; j < n; j += common::chunk) {
+      const std::size_t m = n - j < common::chunk ? n - j : common::chunk;
+      codes_of(value(buf, j, m), m, s, codes + j);
+    }
+  }
+
   static void from_f32(const float *x, std::size_t rows, std::size_t dim, std::size_t xs,
                        std::int8_t *out, std::size_t os, float *scales) noexcept {
+    const typename common::ahead prefetch(x, rows, dim, xs);
     for (std::size_t i = 0; i < rows; ++i) {
+      prefetch(i);
       const float *r = x + i * xs;
-      quantize_row([r](std::size_t j) { return r[j]; }, maxabs(r, dim), dim, out + i * os,
-                   scales + i);
+      const float s = scale_of(maxabs(r, dim));
+      scales[i] = s;
+      if (s == 0.0f) {
+        zero_codes(out + i * os, dim);
+        continue;
+      }
+      codes_row([r](float *, std::size_t j, std::size_t) { return r + j; }, dim, s, out + i * os);
     }
   }
 
@@ -232,27 +297,46 @@ template <class A> struct convert<A, types::i8> : convert_common<A> {
   }
 
   // Quantizes the normalized row y = x * factor: max|y| is max|x| * factor
-  // (rounding is monotonic), so the row is read twice, never copied. A row
-  // whose norm is not finite gets zero codes and a NaN scale.
+  // (rounding is monotonic), so the row is read twice, never copied whole
+  // (y is made a chunk at a time). A row whose norm is not finite gets zero
+  // codes and a NaN scale.
   static std::size_t normalize_from_f32(const float *x, std::size_t rows, std::size_t dim,
                                         std::size_t xs, std::int8_t *out, std::size_t os,
                                         float *scales) noexcept {
     std::size_t first_bad = rows;
+    const typename common::ahead prefetch(x, rows, dim, xs);
     for (std::size_t i = 0; i < rows; ++i) {
+      prefetch(i);
       const float *r = x + i * xs;
-      std::int8_t *o = out + i * os;
       const double norm = common::row_norm(r, dim);
       if (!std::isfinite(norm)) {
-        for (std::size_t j = 0; j < dim; ++j) {
-          o[j] = 0;
-        }
+        zero_codes(out + i * os, dim);
         scales[i] = std::numeric_limits<float>::quiet_NaN();
         first_bad = first_bad == rows ? i : first_bad;
         continue;
       }
       const auto f = common::factor_for(norm);
-      quantize_row([r, f](std::size_t j) { return f.apply(r[j]); }, f.apply(maxabs(r, dim)), dim, o,
-                   scales + i);
+      const float s = scale_of(f.apply(maxabs(r, dim)));
+      scales[i] = s;
+      if (s == 0.0f) {
+        zero_codes(out + i * os, dim);
+        continue;
+      }
+      codes_row(
+          [r, f](float *y, std::size_t j, std::size_t m) {
+            std::size_t k = 0;
+            if (!f.in_double) {
+              const bf vf(f.f);
+              for (; k + wf <= m; k += wf) {
+                (bf::load_unaligned(r + j + k) * vf).store_aligned(y + k);
+              }
+            }
+            for (; k < m; ++k) {
+              y[k] = f.apply(r[j + k]);
+            }
+            return static_cast<const float *>(y);
+          },
+          dim, s, out + i * os);
     }
     return first_bad;
   }

@@ -201,8 +201,23 @@ template <> struct lowp_loads<xsimd::fma3<xsimd::avx2>> {
     _mm_storeu_si128(reinterpret_cast<__m128i *>(p),
                      _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
-  static constexpr bool has_bf16_store = false;
-  static void store_bf16(std::uint16_t *, const bf &) noexcept {}
+  // half_bits::f32_to_bf16 in integer lanes: round half to even on the
+  // bits, NaNs quieted; the 32-bit lanes (all below 2^16) packed to 16 bits.
+  static constexpr bool has_bf16_store = true;
+  static void store_bf16(std::uint16_t *p, const bf &v) noexcept {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i high = _mm256_srli_epi32(u, 16);
+    const __m256i odd = _mm256_and_si256(high, _mm256_set1_epi32(1));
+    const __m256i rounded = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd), 16);
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                           _mm256_set1_epi32(0x7f800000));
+    const __m256i quiet = _mm256_or_si256(high, _mm256_set1_epi32(0x0040));
+    const __m256i bits = _mm256_blendv_epi8(rounded, quiet, nan);
+    _mm_storeu_si128(
+        reinterpret_cast<__m128i *>(p),
+        _mm_packus_epi32(_mm256_castsi256_si128(bits), _mm256_extracti128_si256(bits, 1)));
+  }
 };
 #endif
 

@@ -571,42 +571,46 @@ TEST_CASE("int8 quantization: the codes and scales vector_ops.h specifies") {
       CHECK(back[i] == static_cast<float>(codes[i]) * scales[i / 8]);
     }
 
-    // Random rows, strided, against the formula.
-    const std::size_t rows = 9, dim = 37, xs = 40, cs = 41;
-    std::vector<float> r(rows * xs);
-    fill_random(r.data(), r.size(), 5, 3.0);
-    std::vector<std::int8_t> c(rows * cs, 99);
-    std::vector<float> s(rows);
-    REQUIRE(vo_quantize_f32_to_i8(r.data(), rows, dim, xs, c.data(), s.data(), cs, nullptr) ==
-            VO_OK);
-    for (std::size_t i = 0; i < rows; ++i) {
-      float m = 0;
-      for (std::size_t j = 0; j < dim; ++j) {
-        m = std::max(m, std::fabs(r[i * xs + j]));
+    // Random rows, strided, against the formula: a row within one vector
+    // chunk, and one of several (the kernels work 256 elements at a time).
+    for (const std::size_t dim : {std::size_t{37}, std::size_t{300}}) {
+      CAPTURE(dim);
+      const std::size_t rows = 9, xs = dim + 3, cs = dim + 4;
+      std::vector<float> r(rows * xs);
+      fill_random(r.data(), r.size(), 5, 3.0);
+      std::vector<std::int8_t> c(rows * cs, 99);
+      std::vector<float> s(rows);
+      REQUIRE(vo_quantize_f32_to_i8(r.data(), rows, dim, xs, c.data(), s.data(), cs, nullptr) ==
+              VO_OK);
+      for (std::size_t i = 0; i < rows; ++i) {
+        float m = 0;
+        for (std::size_t j = 0; j < dim; ++j) {
+          m = std::max(m, std::fabs(r[i * xs + j]));
+        }
+        REQUIRE(s[i] == m / 127.0f);
+        for (std::size_t j = 0; j < dim; ++j) {
+          float q = std::nearbyint(r[i * xs + j] / s[i]);
+          q = std::min(127.0f, std::max(-127.0f, q));
+          REQUIRE(static_cast<int>(c[i * cs + j]) == static_cast<int>(q));
+        }
+        for (std::size_t j = dim; j < cs; ++j) {
+          REQUIRE(c[i * cs + j] == 99); // gaps untouched
+        }
       }
-      REQUIRE(s[i] == m / 127.0f);
-      for (std::size_t j = 0; j < dim; ++j) {
-        float q = std::nearbyint(r[i * xs + j] / s[i]);
-        q = std::min(127.0f, std::max(-127.0f, q));
-        REQUIRE(static_cast<int>(c[i * cs + j]) == static_cast<int>(q));
-      }
-      for (std::size_t j = dim; j < cs; ++j) {
-        REQUIRE(c[i * cs + j] == 99); // gaps untouched
-      }
-    }
 
-    // A row holding NaN or inf is refused: nothing written, the row named.
-    std::vector<float> bad = r;
-    bad[4 * xs + 3] = std::numeric_limits<float>::infinity();
-    bad[6 * xs] = std::numeric_limits<float>::quiet_NaN();
-    std::vector<std::int8_t> c2(rows * cs, 99);
-    std::vector<float> s2(rows, -1.0f);
-    first = 777;
-    CHECK(vo_quantize_f32_to_i8(bad.data(), rows, dim, xs, c2.data(), s2.data(), cs, &first) ==
-          VO_ERR_NONFINITE);
-    CHECK(first == 4);
-    CHECK(std::all_of(c2.begin(), c2.end(), [](std::int8_t v) { return v == 99; }));
-    CHECK(std::all_of(s2.begin(), s2.end(), [](float v) { return v == -1.0f; }));
+      // A row holding NaN or inf is refused: nothing written, the row named.
+      std::vector<float> bad = r;
+      bad[4 * xs + 3] = std::numeric_limits<float>::infinity();
+      bad[6 * xs] = std::numeric_limits<float>::quiet_NaN();
+      std::vector<std::int8_t> c2(rows * cs, 99);
+      std::vector<float> s2(rows, -1.0f);
+      first = 777;
+      CHECK(vo_quantize_f32_to_i8(bad.data(), rows, dim, xs, c2.data(), s2.data(), cs, &first) ==
+            VO_ERR_NONFINITE);
+      CHECK(first == 4);
+      CHECK(std::all_of(c2.begin(), c2.end(), [](std::int8_t v) { return v == 99; }));
+      CHECK(std::all_of(s2.begin(), s2.end(), [](float v) { return v == -1.0f; }));
+    }
   }
 }
 
