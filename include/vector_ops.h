@@ -501,9 +501,10 @@ VO_API vo_status vo_norms_i8(const int8_t *x, const float *x_scales, size_t rows
  *    above). The queries are widened once per call, a float32 copy of
  *    m x dim elements.
  *  - i8: the codes of both operands are multiplied and summed exactly in
- *    integers (vpmaddwd, or vpdpwssd at the avx512bf16 level; no copy of
- *    either operand), and each score is formed once, in float, from the
- *    exact sums a.b, a.a, b.b of two rows' codes and their scales sa, sb:
+ *    integers (vpmaddwd; at the avx512bf16 level vpdpwssd, and vpdpbusd
+ *    for 256 queries or more; no copy of either operand), and each score
+ *    is formed once, in float, from the exact sums a.b, a.a, b.b of two
+ *    rows' codes and their scales sa, sb:
  *      cosine       a.b / (sqrt(a.a) sqrt(b.b)), with the sign of sa * sb,
  *                   clamped to [-1, 1]: within 2^-21 of the exact cosine of
  *                   the stored values; 0 when a row is zero (all codes 0,

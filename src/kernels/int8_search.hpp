@@ -1,6 +1,7 @@
 // The M:N kernels of int8 rows (vo_cdist_i8, vo_topk_i8): the codes of both
 // sides are multiplied and summed exactly in int32 lanes
-// (simd/int16_pairs.hpp: vpmaddwd, vpdpwssd, NEON's vmull_s16), and each
+// (simd/int16_pairs.hpp: vpmaddwd, vpdpwssd, vpdpbusd, NEON's vmull_s16),
+// and each
 // score is formed once from the exact integer sums and the two rows' scales
 // (int8_scores below). Two kernels plug into drivers.hpp's block loop as
 // the float ones do:
@@ -8,12 +9,14 @@
 //    base block sign-extended once to int16 pairs in the job's scratch (an
 //    L2-resident block, as the float kernels' blocks), the query tile too;
 //  - int8_packed, for many queries: each base block copied once into panels
-//    of int16 code pairs (panel[k][l] = elements 2k and 2k + 1 of row l), so
-//    that a broadcast pair of query codes meets W base rows per instruction,
-//    as in a GEMM, with half the bytes of a float panel.
+//    of simd::int8_lanes (panel[k][l] = lane k of row l: codes 2k and
+//    2k + 1 as int16, or at the avx512bf16 level codes 4k to 4k + 3 as
+//    bytes for vpdpbusd), so that a broadcast lane of query codes meets W
+//    base rows per instruction, as in a GEMM, with a half or a quarter of
+//    the bytes of a float panel.
 // Every sum is exact, so a score depends on its two rows only: not on the
-// kernel, the SIMD level or the thread count. Accumulators are flushed at
-// least every 2^16 codes (a lane gains at most 2^15 per step: 2^30 in all).
+// kernel, the SIMD level or the thread count. Accumulators are flushed
+// before a lane could reach 2^30 (every 2^16 codes, 2^15 for vpdpbusd).
 // ISA-neutral: the per-ISA pieces are in simd/int16_pairs.hpp.
 #pragma once
 
@@ -104,16 +107,6 @@ template <class A> struct int8_scores {
       }
       return row_math<A>::canonical(static_cast<float>(r));
     }
-  }
-
-  // Int16 pair k of a row of dim codes (elements 2k, 2k + 1; 0 past the end)
-  // as one int32 lane: the low half first.
-  static std::int32_t pair(const std::int8_t *x, std::size_t k, std::size_t dim) noexcept {
-    const auto lo = static_cast<std::uint16_t>(static_cast<std::int16_t>(x[2 * k]));
-    const auto hi = static_cast<std::uint16_t>(
-        2 * k + 1 < dim ? static_cast<std::int16_t>(x[2 * k + 1]) : std::int16_t{0});
-    return static_cast<std::int32_t>(static_cast<std::uint32_t>(lo) |
-                                     (static_cast<std::uint32_t>(hi) << 16));
   }
 };
 
@@ -226,7 +219,7 @@ template <class A> struct int8_tile : int8_common<A> {
     }
     const std::size_t used = (dim + 1) / 2;
     for (std::size_t k = whole / 2; k < used; ++k) {
-      out[k] = sc::pair(codes, k, dim);
+      out[k] = simd::code_pair<A>::of(codes, k, dim);
     }
     for (std::size_t k = used; k < np; ++k) {
       out[k] = 0;
@@ -358,14 +351,23 @@ template <class A> struct int8_packed : int8_common<A> {
   using typename base::bi;
   using typename base::sc;
   using typename base::T;
-  using pairs = simd::int16_pairs<A>;
+  using lanes = simd::int8_lanes<A>; // int16 pairs, or vpdpbusd's byte quads
   static constexpr std::size_t R = tuning::tile_shape<A>::packed_rows; // queries of a tile
   static constexpr std::size_t PB = 2 * W;                             // base rows of a tile
   static constexpr std::size_t group = PB;
   static constexpr std::size_t ld = PB;
   static constexpr std::size_t max_block = tuning::max_block_rows / PB * PB;
   static constexpr std::size_t max_groups = max_block / PB;
-  static constexpr std::size_t flush_pairs = std::size_t{1} << 15; // steps between flushes
+  static constexpr std::size_t flush = lanes::flush_steps; // steps between flushes
+
+  // Lanes of a row (lanes::per_lane codes each), and runs of at most
+  // `flush` of them (each summed exactly in int32).
+  static std::size_t lanes_of(std::size_t dim) noexcept {
+    return (dim + lanes::per_lane - 1) / lanes::per_lane;
+  }
+  static std::size_t runs_of(std::size_t dim) noexcept {
+    return (lanes_of(dim) + flush - 1) / flush;
+  }
 
   // ---- Scratch layout ---------------------------------------------------------
   static constexpr std::size_t off_res = 0;
@@ -377,18 +379,21 @@ template <class A> struct int8_packed : int8_common<A> {
   static constexpr std::size_t off_bm = off_bf + round_align(max_block);
   static constexpr std::size_t off_bft = off_bm + round_align(max_block);
   static constexpr std::size_t off_qwide = off_bft + round_align(max_groups * R * PB); // int32
-  static std::size_t pairs_of(std::size_t dim) noexcept { return (dim + 1) / 2; }
+  // Per query row and run: where its lanes start (lanes::biased), int32.
+  static std::size_t off_qstart(std::size_t dim) noexcept {
+    return off_qwide + R * round_align(lanes_of(dim));
+  }
   static std::size_t off_panels(std::size_t dim) noexcept {
-    return off_qwide + R * round_align(pairs_of(dim));
+    return off_qstart(dim) + round_align(R * runs_of(dim));
   }
   static std::size_t scratch_elems(std::size_t dim, std::size_t base_rows) noexcept {
     const std::size_t nb = block_rows(dim);
     const std::size_t rows = base_rows < nb ? (base_rows + PB - 1) / PB * PB : nb;
-    return off_panels(dim) + round_align(rows * pairs_of(dim));
+    return off_panels(dim) + round_align(rows * lanes_of(dim));
   }
 
   static std::size_t block_rows(std::size_t dim) noexcept {
-    std::size_t rows = tuning::block_bytes / (pairs_of(dim) * sizeof(std::int32_t));
+    std::size_t rows = tuning::block_bytes / (lanes_of(dim) * sizeof(std::int32_t));
     rows = rows < PB ? PB : (rows > max_block ? max_block : rows);
     return rows / PB * PB;
   }
@@ -401,7 +406,10 @@ template <class A> struct int8_packed : int8_common<A> {
     const T *bm; // multipliers, by slot
     const std::int32_t *panels;
   };
-  using query_ptr = const std::int32_t *;
+  struct query_ptr {
+    const std::int32_t *lanes; // the row's lanes
+    const std::int32_t *start; // per run, where its accumulators start
+  };
 
   static block prepare_block(const block_job<T> &job, std::size_t begin, std::size_t end) noexcept {
     T *bf = job.scratch + off_bf;
@@ -412,7 +420,7 @@ template <class A> struct int8_packed : int8_common<A> {
     const std::size_t groups = (rows + PB - 1) / PB;
     const std::size_t padded_rows = groups * PB;
     const std::size_t dim = job.dim;
-    const std::size_t np = pairs_of(dim);
+    const std::size_t np = lanes_of(dim);
     for (std::size_t i = 0; i < padded_rows; ++i) {
       if (i < rows) {
         const float scale = job.stored_scales[begin + i];
@@ -430,7 +438,7 @@ template <class A> struct int8_packed : int8_common<A> {
         }
       }
     }
-    // A slice of 64 pairs of the W rows at a time: its 64 panel vectors stay
+    // A slice of 64 lanes of the W rows at a time: its 64 panel vectors stay
     // in L1 while the W rows are written into their lanes.
     constexpr std::size_t slice = 64;
     for (std::size_t p = 0; p < padded_rows / W; ++p) {
@@ -442,11 +450,11 @@ template <class A> struct int8_packed : int8_common<A> {
           if (i < rows) {
             const std::int8_t *row = base::base_codes(job, begin + i);
             for (std::size_t k = k0; k < k1; ++k) {
-              panel[k * W + l] = sc::pair(row, k, dim);
+              panel[k * W + l] = lanes::base_lane(row, k, dim);
             }
           } else {
             for (std::size_t k = k0; k < k1; ++k) {
-              panel[k * W + l] = 0;
+              panel[k * W + l] = 0; // never reported
             }
           }
         }
@@ -474,15 +482,29 @@ template <class A> struct int8_packed : int8_common<A> {
   static void prepare_queries(const block_job<T> &job, std::size_t i, query_ptr *qp) noexcept {
     T *qf = job.scratch + off_qf;
     T *qm = job.scratch + off_qm;
-    const std::size_t np = pairs_of(job.dim);
+    const std::size_t dim = job.dim;
+    const std::size_t np = lanes_of(dim);
+    const std::size_t runs = runs_of(dim);
     std::int32_t *qw = base::ints(job, off_qwide);
+    std::int32_t *qs = base::ints(job, off_qstart(dim));
     for (std::size_t r = 0; r < RR; ++r) {
       const std::int8_t *codes = base::query_codes(job, i + r);
       std::int32_t *row = qw + r * round_align(np);
-      for (std::size_t k = 0; k < np; ++k) {
-        row[k] = sc::pair(codes, k, job.dim);
+      lanes::query_row(codes, dim, np, row);
+      std::int32_t *start = qs + r * runs;
+      for (std::size_t t = 0; t < runs; ++t) {
+        std::int32_t sum = 0; // of the run's codes: at most 2^22 in magnitude
+        if constexpr (lanes::biased) {
+          constexpr std::size_t run_codes = flush * lanes::per_lane;
+          const std::size_t e0 = t * run_codes;
+          const std::size_t e1 = dim - e0 < run_codes ? dim : e0 + run_codes;
+          for (std::size_t e = e0; e < e1; ++e) {
+            sum += codes[e];
+          }
+        }
+        start[t] = -128 * sum;
       }
-      qp[r] = row;
+      qp[r] = {row, start};
       qm[r] = sc::multiplier(job.q_scales[i + r]);
       for (std::size_t c = 0; c < PB; ++c) {
         qf[r * PB + c] = job.q_factor[i + r];
@@ -490,21 +512,20 @@ template <class A> struct int8_packed : int8_common<A> {
     }
   }
 
-  // out[r * PB + c] = q_r . (row c of the two panels) over pairs [k0, k1).
+  // out[r * PB + c] = q_r . (row c of the two panels) over run t, lanes
+  // [k0, k1).
   template <std::size_t RQ>
   static void packed_tile(const query_ptr *qp, const std::int32_t *panels, std::size_t np,
-                          std::size_t k0, std::size_t k1, std::int32_t *out) noexcept {
+                          std::size_t t, std::size_t k0, std::size_t k1,
+                          std::int32_t *out) noexcept {
     const std::int32_t *q[RQ];
-#pragma GCC unroll 16
-    for (std::size_t r = 0; r < RQ; ++r) {
-      q[r] = qp[r];
-    }
     bi acc0[RQ];
     bi acc1[RQ];
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < RQ; ++r) {
-      acc0[r] = bi(0);
-      acc1[r] = bi(0);
+      q[r] = qp[r].lanes;
+      acc0[r] = bi(qp[r].start[t]);
+      acc1[r] = acc0[r];
     }
     const std::int32_t *p0 = panels;
     const std::int32_t *p1 = panels + np * W;
@@ -514,8 +535,8 @@ template <class A> struct int8_packed : int8_common<A> {
 #pragma GCC unroll 16
       for (std::size_t r = 0; r < RQ; ++r) {
         const bi qv(q[r][k]);
-        acc0[r] = pairs::madd_add(acc0[r], qv, b0);
-        acc1[r] = pairs::madd_add(acc1[r], qv, b1);
+        acc0[r] = lanes::madd(acc0[r], qv, b0);
+        acc1[r] = lanes::madd(acc1[r], qv, b1);
       }
     }
 #pragma GCC unroll 16
@@ -528,20 +549,20 @@ template <class A> struct int8_packed : int8_common<A> {
   template <std::size_t RR>
   static void sums(const block_job<T> &job, const block &blk, std::size_t g, const query_ptr *qp,
                    T *res) noexcept {
-    const std::size_t np = pairs_of(job.dim);
+    const std::size_t np = lanes_of(job.dim);
     const std::int32_t *panels = blk.panels + g * PB * np;
     std::int32_t *sum = base::ints(job, off_sum);
-    if (np <= flush_pairs && job.metric == VO_METRIC_COSINE) {
-      packed_tile<RR>(qp, panels, np, 0, np, sum);
+    if (np <= flush && job.metric == VO_METRIC_COSINE) {
+      packed_tile<RR>(qp, panels, np, 0, 0, np, sum);
       for (std::size_t o = 0; o < RR * PB; o += W) {
         xsimd::to_float(bi::load_aligned(sum + o)).store_aligned(res + o); // rounded once
       }
       return;
     }
     std::int64_t tot[RR * PB] = {};
-    for (std::size_t k0 = 0; k0 < np; k0 += flush_pairs) {
-      const std::size_t k1 = np - k0 < flush_pairs ? np : k0 + flush_pairs;
-      packed_tile<RR>(qp, panels, np, k0, k1, sum);
+    for (std::size_t k0 = 0, t = 0; k0 < np; k0 += flush, ++t) {
+      const std::size_t k1 = np - k0 < flush ? np : k0 + flush;
+      packed_tile<RR>(qp, panels, np, t, k0, k1, sum);
       for (std::size_t o = 0; o < RR * PB; ++o) {
         tot[o] += sum[o];
       }

@@ -17,11 +17,24 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "simd/compat.hpp"
 
 namespace vo::simd {
+
+// Int16 pair k of a row of dim codes (codes 2k and 2k + 1, sign-extended;
+// 0 past the end) as one int32 lane, the low half first.
+template <class A> struct code_pair {
+  static std::int32_t of(const std::int8_t *x, std::size_t k, std::size_t dim) noexcept {
+    const auto lo = static_cast<std::uint16_t>(static_cast<std::int16_t>(x[2 * k]));
+    const auto hi = static_cast<std::uint16_t>(
+        2 * k + 1 < dim ? static_cast<std::int16_t>(x[2 * k + 1]) : std::int16_t{0});
+    return static_cast<std::int32_t>(static_cast<std::uint32_t>(lo) |
+                                     (static_cast<std::uint32_t>(hi) << 16));
+  }
+};
 
 template <class A, class = void> struct int16_pairs {
   using bi = xsimd::batch<std::int32_t, A>;
@@ -99,6 +112,80 @@ template <> struct int16_pairs<xsimd::neon64> {
   }
   static bi load_codes(const std::int8_t *p) noexcept {
     return vreinterpretq_s32_s16(vmovl_s8(vld1_s8(p)));
+  }
+};
+#endif
+
+// ---- The lanes of the packed int8 kernel ---------------------------------------
+//
+// How kernels/int8_search.hpp's packed kernel holds codes in int32 lanes and
+// multiplies them: `per_lane` consecutive codes of a row per lane (a base
+// lane from base_lane(), a query lane from query_lane(), zeros past the
+// row's end; query_row() writes a whole query row), and madd(acc, q, b): acc plus, in each lane,
+// the products of the broadcast query lane q with the panel lane b. A lane gains less than 2^30 /
+// flush_steps per step, so flush_steps steps stay exact in int32. With `biased`, a base lane holds
+// code + 128 as unsigned bytes and madd adds sum (b + 128) q: the caller starts each lane at -128
+// times the sum of the query codes the steps cover (query_sum), so the lane ends at the exact sum
+// of products. Default: the int16 pairs above (2^15 per step).
+template <class A, class = void> struct int8_lanes {
+  using pairs = int16_pairs<A>;
+  using bi = typename pairs::bi;
+  static constexpr std::size_t per_lane = 2;
+  static constexpr std::size_t flush_steps = std::size_t{1} << 15;
+  static constexpr bool biased = false;
+  static std::int32_t base_lane(const std::int8_t *x, std::size_t k, std::size_t dim) noexcept {
+    return code_pair<A>::of(x, k, dim);
+  }
+  // The np = lanes of a row, as query lanes, into out.
+  static void query_row(const std::int8_t *x, std::size_t dim, std::size_t np,
+                        std::int32_t *out) noexcept {
+    constexpr std::size_t step = 2 * pairs::W; // codes per batch
+    std::size_t k = 0;
+    for (; 2 * k + step <= dim; k += pairs::W) {
+      pairs::load_codes(x + 2 * k).store_unaligned(out + k);
+    }
+    for (; k < np; ++k) {
+      out[k] = code_pair<A>::of(x, k, dim);
+    }
+  }
+  static bi madd(const bi &acc, const bi &q, const bi &b) noexcept {
+    return pairs::madd_add(acc, q, b);
+  }
+};
+
+#if VO_HAVE_X86_DISPATCH && VO_WITH_AVX512BF16
+// vpdpbusd (AVX512_VNNI): 4 unsigned x signed byte products per lane and
+// instruction, twice vpdpwssd's. The base is the unsigned side (code + 128,
+// i.e. code ^ 0x80; past the row's end code 0, so byte 128), the query the
+// signed one. A lane gains at most 4 * 255 * 128 < 2^17 per step, so 2^13
+// steps stay below 2^30; the start -128 * (query sum) is at least -2^29.
+template <> struct int8_lanes<arch::avx512bf16> {
+  using bi = xsimd::batch<std::int32_t, arch::avx512bf16>;
+  static constexpr std::size_t per_lane = 4;
+  static constexpr std::size_t flush_steps = std::size_t{1} << 13;
+  static constexpr bool biased = true;
+  static std::uint32_t bytes(const std::int8_t *x, std::size_t k, std::size_t dim,
+                             std::uint32_t flip) noexcept {
+    std::uint32_t v = 0;
+    for (std::size_t e = 0; e < 4; ++e) {
+      const std::size_t i = 4 * k + e;
+      const auto code = static_cast<std::uint8_t>(i < dim ? x[i] : std::int8_t{0});
+      v |= static_cast<std::uint32_t>(code) << (8 * e);
+    }
+    return v ^ flip;
+  }
+  static std::int32_t base_lane(const std::int8_t *x, std::size_t k, std::size_t dim) noexcept {
+    return static_cast<std::int32_t>(bytes(x, k, dim, 0x80808080u));
+  }
+  // The codes as they are, zeros after them.
+  static void query_row(const std::int8_t *x, std::size_t dim, std::size_t np,
+                        std::int32_t *out) noexcept {
+    auto *bytes_out = reinterpret_cast<std::int8_t *>(out);
+    std::memcpy(bytes_out, x, dim);
+    std::memset(bytes_out + dim, 0, 4 * np - dim);
+  }
+  static bi madd(const bi &acc, const bi &q, const bi &b) noexcept {
+    return _mm512_dpbusd_epi32(acc, b, q);
   }
 };
 #endif
