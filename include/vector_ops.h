@@ -499,7 +499,17 @@ VO_API vo_status vo_norms_i8(const int8_t *x, const float *x_scales, size_t rows
  *    vo_topk_f32 give for the widened rows with the same m (and the same
  *    SIMD level), and the accuracy is float32's (see the M:N guarantees
  *    above). The queries are widened once per call, a float32 copy of
- *    m x dim elements.
+ *    m x dim elements. The exception: bf16 calls of 256 query rows or more
+ *    at the avx512bf16 level sum the bf16 products with vdpbf16ps, in
+ *    float, straight from both operands (twice the products per
+ *    instruction). Each product is exact and each score is one float sum
+ *    along the row, as in the float32 kernel, so the float32 bounds above
+ *    hold, but the last bits may differ from vo_cdist_f32's; the special
+ *    pairs (a zero, NaN or infinite row, a norm far outside the unit
+ *    range, an overflow) and every pair whose rows hold a nonzero element
+ *    below 2^-56 (which vdpbf16ps could flush to zero) are recomputed as
+ *    vo_cdist_f32 recomputes them. Top-k reports bitwise the scores
+ *    vo_cdist_bf16 gives.
  *  - i8: the codes of both operands are multiplied and summed exactly in
  *    integers (vpmaddwd; at the avx512bf16 level vpdpwssd, and vpdpbusd
  *    for 256 queries or more; no copy of either operand), and each score

@@ -157,11 +157,12 @@ const Q *query_rows(const search_ops<T> &ops, const storage_t<T> *q, const float
 
 // The job of a whole call, before it is split; the base in its stored type.
 template <class T, class R = result_t<T>, class Q = search_query_t<T>>
-block_job<R> whole_job(const Q *q, const float *q_scales, std::size_t qs, std::size_t m,
-                       const R *q_factor, const storage_t<T> *b, const float *b_scales,
-                       std::size_t bs, std::size_t n, std::size_t dim, vo_metric metric,
-                       bool packed, R *out, std::size_t out_stride) noexcept {
-  (void)q_scales; // i8 only
+block_job<R> whole_job(const storage_t<T> *a, std::size_t a_stride, const float *q_scales,
+                       const Q *q, std::size_t qs, std::size_t m, const R *q_factor,
+                       const storage_t<T> *b, const float *b_scales, std::size_t bs, std::size_t n,
+                       std::size_t dim, vo_metric metric, bool packed, R *out,
+                       std::size_t out_stride) noexcept {
+  (void)a, (void)a_stride, (void)q_scales; // reduced precision only
   block_job<R> job{};
   job.q_stride = qs;
   job.q_end = m;
@@ -179,10 +180,10 @@ block_job<R> whole_job(const Q *q, const float *q_scales, std::size_t qs, std::s
   } else {
     if constexpr (std::is_same_v<Q, R>) {
       job.q = q; // widened by query_rows()
-    } else {
-      job.q_stored = q;
-      job.q_scales = q_scales;
     }
+    job.q_stored = a;
+    job.q_stored_stride = a_stride;
+    job.q_scales = q_scales;
     job.stored = b;
     job.stored_scales = b_scales;
   }
@@ -281,8 +282,8 @@ vo_status cdist(const search_ops<T> &ops, const S *a, const float *a_scales, std
     const auto *q = query_rows(ops, a, a_scales, m, dim, qs, widened);
     const std::vector<R> qf = query_factors(ops, q, a_scales, m, dim, qs, metric);
     const call<T> c{&ops,
-                    whole_job<T>(q, a_scales, qs, m, qf.data(), b, b_scales, b_stride, n, dim,
-                                 metric, p.packed, out, out_stride),
+                    whole_job<T>(a, a_stride, a_scales, q, qs, m, qf.data(), b, b_scales, b_stride,
+                                 n, dim, metric, p.packed, out, out_stride),
                     &scratch, p.by_queries, nullptr};
     pool::run_chunks(p.by_queries ? m : n, p.grain, p.threads, &cdist_chunk<T>,
                      const_cast<call<T> *>(&c));
@@ -401,8 +402,9 @@ vo_status topk(const search_ops<T> &ops, const S *queries, const float *q_scales
       }
     }
     const call<T> c{&ops,
-                    whole_job<T>(q, q_scales, qs, m, qf.data(), base, b_scales, base_stride, n, dim,
-                                 metric, p.packed, static_cast<R *>(nullptr), 0),
+                    whole_job<T>(queries, q_stride, q_scales, q, qs, m, qf.data(), base, b_scales,
+                                 base_stride, n, dim, metric, p.packed, static_cast<R *>(nullptr),
+                                 0),
                     &scratch, p.by_queries, sets.data()};
     pool::run_chunks(p.by_queries ? m : n, p.grain, p.threads, &topk_chunk<T>,
                      const_cast<call<T> *>(&c));

@@ -3,6 +3,7 @@
 // -DVO_LEVEL_ID=<id> -DVO_ARCH=<xsimd architecture>; taking the addresses of
 // the kernels instantiates them here, and only here, for that architecture.
 // The dispatcher reads a table only after checking that the CPU runs it.
+#include "kernels/bf16_search.hpp"
 #include "kernels/convert.hpp"
 #include "kernels/drivers.hpp"
 #include "kernels/int8_search.hpp"

@@ -127,7 +127,7 @@ template <class A> struct int8_common {
     return static_cast<const std::int8_t *>(job.stored) + j * job.b_stride;
   }
   static const std::int8_t *query_codes(const block_job<T> &job, std::size_t i) noexcept {
-    return static_cast<const std::int8_t *>(job.q_stored) + i * job.q_stride;
+    return static_cast<const std::int8_t *>(job.q_stored) + i * job.q_stored_stride;
   }
   static std::int32_t *ints(const block_job<T> &job, std::size_t offset) noexcept {
     return reinterpret_cast<std::int32_t *>(job.scratch + offset);

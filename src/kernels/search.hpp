@@ -11,10 +11,12 @@
 // Jobs are in the type the scores are computed in (float or double). A
 // reduced-precision call (f16, bf16, i8) keeps its base in its own type
 // (`stored`, with `stored_scales` for i8). f16 and bf16 have their queries
-// widened to float once, by the caller, and their base widened block by
-// block by the kernel (kernels/widened.hpp); i8 is summed in integers from
-// the codes of both sides (kernels/int8_search.hpp): its queries are
-// `q_stored` and `q_scales`, and `q` is unused.
+// widened to float once, by the caller (`q`), and their base widened block
+// by block by the kernel (kernels/widened.hpp), but for bf16 where the level
+// sums it natively (kernels/bf16_search.hpp); i8 is summed in integers from
+// the codes of both sides (kernels/int8_search.hpp), and `q` is unused. A
+// reduced-precision job also carries the caller's query rows in their type
+// (`q_stored`, with `q_scales` for i8).
 #pragma once
 
 #include <cstddef>
@@ -25,10 +27,12 @@
 namespace vo {
 
 template <class T> struct block_job {
-  const T *q;            // query row i at q + i * q_stride
-  const void *q_stored;  // i8: the query codes (row i at q_stored + i * q_stride), else nullptr
-  const float *q_scales; // and their scales, else nullptr
+  const T *q; // query row i at q + i * q_stride (f16, bf16: widened; i8: unused)
   std::size_t q_stride;
+  const void *q_stored; // reduced precision: the caller's query rows, row i at
+                        // q_stored + i * q_stored_stride elements; else nullptr
+  std::size_t q_stored_stride;
+  const float *q_scales; // i8: their scales, else nullptr
   std::size_t q_begin, q_end;
   const T *q_factor; // search::row_factors() of every query row, indexed by i
   const T *b;        // base row j at b + j * b_stride

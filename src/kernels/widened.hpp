@@ -4,7 +4,9 @@
 // cache while the float kernel runs over it; the queries arrive already
 // widened (api/search.hpp). Every score is therefore bitwise what the float
 // kernel gives for the widened rows, and the base is read from memory in its
-// own, smaller type. (i8 is summed in integers: kernels/int8_search.hpp.)
+// own, smaller type. (i8 is summed in integers: kernels/int8_search.hpp;
+// bf16 with many queries by vdpbf16ps where the level has it:
+// kernels/bf16_search.hpp.)
 // ISA-neutral.
 #pragma once
 
@@ -91,6 +93,6 @@ template <class A, class T> struct widened_search {
 };
 
 template <class A> struct search<A, types::f16> : widened_search<A, types::f16> {};
-template <class A> struct search<A, types::bf16> : widened_search<A, types::bf16> {};
+// bf16: kernels/bf16_search.hpp (this path, or vdpbf16ps where the level has it).
 
 } // namespace vo::kernels

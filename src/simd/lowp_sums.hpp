@@ -345,6 +345,13 @@ template <> struct bf16_dots<arch::avx512bf16> {
     hi_acc += hi;
   }
 
+  // For the packed M:N kernel (kernels/bf16_search.hpp), whose lanes hold
+  // bf16 pairs (elements 2k and 2k + 1, the low half first): acc plus, in
+  // each lane, the two products of the pairs of x and y.
+  using bf = xsimd::batch<float, A>;
+  using bi = xsimd::batch<std::int32_t, A>;
+  static bf pair_madd(const bf &acc, const bi &x, const bi &y) noexcept { return dp(acc, x, y); }
+
   template <bool Dot, bool SqA, bool SqB, bool Check>
   static bool sums(const std::uint16_t *a, const std::uint16_t *b, std::size_t n, double &ab,
                    double &aa, double &bb) noexcept {

@@ -112,9 +112,44 @@ bool same_bits(const std::vector<float> &x, const std::vector<float> &y) {
   return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
 }
 
-// Both functions of one type against the float32 ones on the widened rows.
+// The M:N tolerance of vector_ops.h for float accumulation: 2e-5 times
+// |a||b| (dot), 1 (cosine) or |a|^2 + |b|^2 (squared euclidean).
+long double widened_error(vo_metric metric, const float *a, const float *b, std::size_t dim) {
+  const long double na = vo_test::ref_norm(a, dim), nb = vo_test::ref_norm(b, dim);
+  switch (metric) {
+  case VO_METRIC_COSINE:
+    return 2e-5L;
+  case VO_METRIC_DOT:
+    return 2e-5L * na * nb + 0x1p-149L;
+  case VO_METRIC_SQEUCLIDEAN:
+    return 2e-5L * (na * na + nb * nb) + 0x1p-149L;
+  }
+  return 0;
+}
+
+long double widened_reference(vo_metric metric, const float *a, const float *b, std::size_t dim) {
+  if (metric == VO_METRIC_COSINE) {
+    return vo_test::ref_cosine(a, b, dim);
+  }
+  if (metric == VO_METRIC_DOT) {
+    return vo_test::ref_dot(a, b, dim);
+  }
+  long double s = 0;
+  for (std::size_t i = 0; i < dim; ++i) {
+    const long double d = static_cast<long double>(a[i]) - b[i];
+    s += d * d;
+  }
+  return s;
+}
+
+// Both functions of one type against the float32 ones on the widened rows:
+// bitwise, or, where the call sums bf16 rows by vdpbf16ps (`by_dots`: the
+// avx512bf16 level, >= 256 queries), within the float32 tolerance of the
+// long-double reference, the special rows (zero, NaN, far outside the unit
+// norm) bitwise the float32 ones (the exact recomputation), and top-k
+// reporting bitwise cdist's scores.
 void check_against_float(const char *type, std::size_t m, std::size_t n, std::size_t dim,
-                         std::size_t pad, std::size_t k) {
+                         std::size_t pad, std::size_t k, bool by_dots = false) {
   CAPTURE(type);
   CAPTURE(m);
   CAPTURE(n);
@@ -122,18 +157,47 @@ void check_against_float(const char *type, std::size_t m, std::size_t n, std::si
   CAPTURE(pad);
   const lowp_rows q(type, m, dim, dim + pad, 7u + static_cast<unsigned>(m));
   const lowp_rows b(type, n, dim, dim + pad, 70u + static_cast<unsigned>(n));
+  const bool dots = by_dots && std::strcmp(type, "bf16") == 0 && m >= 256;
   for (vo_metric metric : k_all_metrics) {
     CAPTURE(static_cast<int>(metric));
     std::vector<float> got(m * n, -1.0f), want(m * n, -2.0f);
     REQUIRE(lowp_cdist(q, b, metric, got.data()) == VO_OK);
     REQUIRE(vo_cdist_f32(q.widened.data(), m, dim, dim, b.widened.data(), n, dim, metric,
                          want.data(), n) == VO_OK);
-    REQUIRE(same_bits(got, want));
+    if (!dots) {
+      REQUIRE(same_bits(got, want));
+    } else {
+      const auto special = [](std::size_t r) { return r == 2 || r == 3 || r == 5; };
+      for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+          const float g = got[i * n + j], w = want[i * n + j];
+          if (special(i) || special(j)) {
+            CHECK(vo_test::bits_of(g) == vo_test::bits_of(w));
+            continue;
+          }
+          const float *qa = &q.widened[i * dim], *bb = &b.widened[j * dim];
+          CHECK(std::fabs(g - widened_reference(metric, qa, bb, dim)) <=
+                widened_error(metric, qa, bb, dim));
+        }
+      }
+    }
 
     const std::size_t kk = k < n ? k : n;
     std::vector<std::int64_t> gi(m * kk, -1), wi(m * kk, -2);
     std::vector<float> gs(m * kk, -1.0f), ws(m * kk, -2.0f);
     REQUIRE(lowp_topk(q, b, metric, k, gi.data(), gs.data()) == VO_OK);
+    if (dots) {
+      for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t t = 0; t < kk; ++t) {
+          const std::int64_t j = gi[i * kk + t];
+          REQUIRE(j >= 0);
+          REQUIRE(static_cast<std::size_t>(j) < n);
+          CHECK(vo_test::bits_of(gs[i * kk + t]) ==
+                vo_test::bits_of(got[i * n + static_cast<std::size_t>(j)]));
+        }
+      }
+      continue;
+    }
     REQUIRE(vo_topk_f32(q.widened.data(), m, dim, dim, b.widened.data(), n, dim, metric, k,
                         wi.data(), kk, ws.data(), kk) == VO_OK);
     REQUIRE(gi == wi);
@@ -307,14 +371,72 @@ TEST_CASE("f16 and bf16 cdist and top-k are the float32 ones on the widened rows
   for (const vo::simd_level *level : vo_test::levels()) {
     CAPTURE(vo_test::level_name(level));
     const vo::scoped_level at(*level);
+    const bool by_dots = vo_test::level_name(level) == "avx512bf16";
     for (const char *type : {"f16", "bf16"}) {
       // Few queries (the dot tile) and >= 256 (the packed kernel); a base of
       // several widened blocks; dims around the lane counts; padded rows.
       check_against_float(type, 1, 1, 1, 0, 1);
       check_against_float(type, 5, 37, 7, 3, 10);
       check_against_float(type, 3, 2500, 70, 0, 10);
-      check_against_float(type, 300, 90, 33, 1, 5);
-      check_against_float(type, 2, 40, 384, 0, 100); // k > n
+      check_against_float(type, 300, 90, 33, 1, 5, by_dots);
+      check_against_float(type, 260, 700, 384, 0, 7, by_dots); // several blocks
+      check_against_float(type, 2, 40, 384, 0, 100);           // k > n
+    }
+  }
+}
+
+TEST_CASE("bf16 search of rows with elements vdpbf16ps would flush") {
+  // Elements of about 2^-70 (products near 2^-140: subnormal in float) and
+  // bf16 subnormals (2^-130), alone or beside a 0.5: every score within the
+  // float32 tolerance of the long-double reference (a flushed dot product
+  // would be 0), and bitwise the float32 one of the widened rows where the
+  // widened path runs (every level for few queries, and for many but at
+  // avx512bf16).
+  const std::size_t n = 40, dim = 48;
+  for (const vo::simd_level *level : vo_test::levels()) {
+    CAPTURE(vo_test::level_name(level));
+    const vo::scoped_level at(*level);
+    for (std::size_t m : {3u, 300u}) {
+      CAPTURE(m);
+      const bool dots = m >= 256 && vo_test::level_name(level) == "avx512bf16";
+      std::vector<float> qx(m * dim, 0.0f), bx(n * dim, 0.0f);
+      for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t e = 0; e < dim; ++e) {
+          qx[i * dim + e] = (i % 3 == 0 && e == 0) ? 0.5f : std::ldexp(1.0f + e % 4, -70);
+        }
+      }
+      for (std::size_t j = 0; j < n; ++j) {
+        for (std::size_t e = 0; e < dim; ++e) {
+          bx[j * dim + e] = j % 2 == 0 ? std::ldexp(1.0f + j % 5, -70) : std::ldexp(1.0f, -130);
+        }
+      }
+      std::vector<std::uint16_t> q(m * dim), b(n * dim);
+      REQUIRE(vo_convert_f32_to_bf16(qx.data(), m, dim, dim, q.data(), dim) == VO_OK);
+      REQUIRE(vo_convert_f32_to_bf16(bx.data(), n, dim, dim, b.data(), dim) == VO_OK);
+      std::vector<float> qw(m * dim), bw(n * dim);
+      REQUIRE(vo_convert_bf16_to_f32(q.data(), m, dim, dim, qw.data(), dim) == VO_OK);
+      REQUIRE(vo_convert_bf16_to_f32(b.data(), n, dim, dim, bw.data(), dim) == VO_OK);
+      for (vo_metric metric : k_all_metrics) {
+        CAPTURE(static_cast<int>(metric));
+        std::vector<float> got(m * n, -1.0f), want(m * n, -2.0f);
+        REQUIRE(vo_cdist_bf16(q.data(), m, dim, dim, b.data(), n, dim, metric, got.data(), n) ==
+                VO_OK);
+        REQUIRE(vo_cdist_f32(qw.data(), m, dim, dim, bw.data(), n, dim, metric, want.data(), n) ==
+                VO_OK);
+        if (!dots) {
+          REQUIRE(same_bits(got, want));
+        }
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::size_t j = 0; j < n; ++j) {
+            const float *qa = &qw[i * dim], *bb = &bw[j * dim];
+            CHECK(std::fabs(got[i * n + j] - widened_reference(metric, qa, bb, dim)) <=
+                  widened_error(metric, qa, bb, dim));
+          }
+        }
+        if (metric == VO_METRIC_DOT) {
+          CHECK(got[n] > 0.0f); // query 1 . base 0: products near 2^-140, a subnormal sum
+        }
+      }
     }
   }
 }

@@ -29,7 +29,8 @@
 //    vo_topk_f16/bf16/i8) give bitwise the scores and indices of
 //    vo_cdist_f32 / vo_topk_f32 over their rows widened by the public
 //    conversions (vo_convert_*_to_f32, vo_dequantize_i8_to_f32), both
-//    computed at the level the call ran at, with the same m;
+//    computed at the level the call ran at, with the same m (but bf16 with
+//    vdpbf16ps: the float32 tolerances on the widened rows, see bf16_dots);
 //  - the same call at every runnable SIMD level (forced with vo::scoped_level)
 //    gives the same status and satisfies the same checks, and at each level
 //    the results are bitwise the same for two thread counts; at the default
@@ -2206,7 +2207,9 @@ template <lowp K, int Op> void run_lowp_convert(input_bytes &in, const run_optio
 // with the same m at the same level, and top-k the same indices. The oracle
 // is exactly that: after each successful call both operands are widened with
 // those public functions, at the level the call ran at, and the float32
-// function's results must match bit for bit.
+// function's results must match bit for bit. The exception is bf16 with
+// vdpbf16ps (bf16_dots): there the scores meet the float32 tolerances of
+// expect_score on the widened rows, and top-k the header's order over them.
 //
 // i8: the codes are summed exactly in integers and each score is formed from
 // the exact sums a.b, a.a, b.b of two rows' codes and their scales sa, sb
@@ -2258,6 +2261,15 @@ void read_placement_any(input_bytes &in, arg_spec &a, std::initializer_list<int>
 std::size_t read_query_rows(input_bytes &in, bool big) {
   const unsigned code = in.u8();
   return big_rows_code(code) && (big || (code & 8) != 0) ? 248 + (code & 15) : decode_rows(code);
+}
+
+// Whether a bf16 call of m query rows at the active level has its products
+// summed by vdpbf16ps (the avx512bf16 level's packed kernel, m >= 256): its
+// scores then meet the float32 contract on the widened rows (expect_score)
+// rather than repeat vo_cdist_f32's bits, and top-k follows the header's
+// order over the scores vo_cdist_bf16 gives.
+template <lowp K> bool bf16_dots(std::size_t m) {
+  return K == lowp::bf16 && m >= 256 && std::strcmp(vo::active_level().name, "avx512bf16") == 0;
 }
 
 // An operand of an f16 or bf16 search call (16-bit patterns), widened by the
@@ -2610,6 +2622,25 @@ template <lowp K> void run_lowp_cdist(input_bytes &in, const run_options &o) {
       if (m == 0 || n == 0) {
         return; // nothing written (m or n may be huge then)
       }
+      if (bf16_dots<K>(m)) {
+        const std::vector<float> aw = widened_rows<K>(arg(ia), m, dim, as, who);
+        const std::vector<float> bw = widened_rows<K>(arg(ib), n, dim, bs, who);
+        for (std::size_t i = 0; i < m; ++i) {
+          const std::vector<float> ar(aw.begin() + i * dim, aw.begin() + (i + 1) * dim);
+          for (std::size_t j = 0; j < n; ++j) {
+            const std::vector<float> br(bw.begin() + j * dim, bw.begin() + (j + 1) * dim);
+            const float got = plan.ar.output_value<float>(arg(iout), i, j);
+            const char *what = metric == VO_METRIC_COSINE ? "cosine" : "score";
+            compare(got, dim == 0 ? expected{} : expect_score(ar, br, metric), what, who, i * n + j,
+                    dim);
+            if (metric == VO_METRIC_SQEUCLIDEAN && got < 0) {
+              fail("%s: squared distance (%zu, %zu) is negative: %.17g", who, i, j,
+                   static_cast<double>(got));
+            }
+          }
+        }
+        return;
+      }
       const std::vector<float> &want = cache.get([&] {
         const one_thread serial;
         const std::vector<float> aw = widened_rows<K>(arg(ia), m, dim, as, who);
@@ -2742,6 +2773,24 @@ template <lowp K> void run_lowp_topk(input_bytes &in, const run_options &o) {
             const char *who) mutable {
           if (m == 0 || kk == 0) {
             return; // nothing written (m may be huge then)
+          }
+          if (bf16_dots<K>(m)) {
+            if (dim == 0) {
+              check_topk_dim0<float>(plan.ar, arg(iidx), arg(isc), m, kk, who);
+              return;
+            }
+            const one_thread serial;
+            std::vector<float> all(m * n);
+            const vo_status s = fuzz_cdist_bf16(q16, m, dim, qs, b16, n, bs, metric, all.data(), n);
+            if (s != VO_OK) {
+              fail("%s: vo_cdist_bf16 on the arguments vo_topk_bf16 accepted gave status %d", who,
+                   static_cast<int>(s));
+            }
+            const std::string source =
+                std::string("vo_cdist_bf16 at the ") + vo::active_level().name + " level";
+            check_topk_order(plan.ar, arg(iidx), arg(isc), all.data(), m, n, k,
+                             metric == VO_METRIC_SQEUCLIDEAN, who, source.c_str());
+            return;
           }
           const auto &[want_idx, want_score] = cache.get([&] {
             // (dim 0: nothing to widen; n may be huge then, and vo_topk_f32
