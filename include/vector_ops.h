@@ -511,8 +511,8 @@ VO_API vo_status vo_norms_i8(const int8_t *x, const float *x_scales, size_t rows
  *    vo_cdist_f32 recomputes them. Top-k reports bitwise the scores
  *    vo_cdist_bf16 gives.
  *  - i8: the codes of both operands are multiplied and summed exactly in
- *    integers (vpmaddwd; at the avx512bf16 level vpdpwssd, and vpdpbusd
- *    for 256 queries or more; no copy of either operand), and each score
+ *    integers (vpmaddwd, or vpdpbusd at the avx512bf16 level; no copy of
+ *    either operand), and each score
  *    is formed once, in float, from the exact sums a.b, a.a, b.b of two
  *    rows' codes and their scales sa, sb:
  *      cosine       a.b / (sqrt(a.a) sqrt(b.b)), with the sign of sa * sb,

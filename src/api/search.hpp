@@ -70,6 +70,12 @@ struct plan {
   std::size_t grain; // rows of the split axis per chunk
 };
 
+// The packed kernel from this many queries (tuning.hpp).
+template <class T> constexpr std::size_t packed_min_queries() {
+  return std::is_same_v<T, types::i8> ? tuning::int8_packed_min_queries
+                                      : tuning::packed_min_queries;
+}
+
 inline std::size_t round_up(std::size_t x, std::size_t multiple) {
   return (x + multiple - 1) / multiple * multiple;
 }
@@ -81,8 +87,8 @@ inline std::size_t query_grain(std::size_t m, std::size_t threads, bool packed) 
   return round_up(std::max(even, least), tuning::query_chunk_multiple);
 }
 
-inline plan make_plan(std::size_t m, std::size_t n, std::size_t dim) {
-  const bool packed = m >= tuning::packed_min_queries;
+inline plan make_plan(std::size_t m, std::size_t n, std::size_t dim, std::size_t packed_min) {
+  const bool packed = m >= packed_min;
   const std::size_t threads = pool::threads_for(work3(m, n, dim));
   const std::size_t per_thread =
       packed ? tuning::packed_queries_per_thread : tuning::queries_per_thread;
@@ -274,7 +280,7 @@ vo_status cdist(const search_ops<T> &ops, const S *a, const float *a_scales, std
       }
       return VO_OK;
     }
-    const plan p = make_plan(m, n, dim);
+    const plan p = make_plan(m, n, dim, packed_min_queries<T>());
     record(p);
     scratch_areas scratch(p.threads, ops.scratch_bytes(dim, job_base_rows(p, n), p.packed));
     std::vector<R> widened;
@@ -366,7 +372,7 @@ vo_status topk(const search_ops<T> &ops, const S *queries, const float *q_scales
       return VO_OK;
     }
     const bool lower = metric == VO_METRIC_SQEUCLIDEAN;
-    plan p = make_plan(m, n, dim);
+    plan p = make_plan(m, n, dim, packed_min_queries<T>());
     // The extra threads' selections when the base is split.
     const std::size_t extra_bytes =
         p.by_queries ? 0 : work3(p.threads - 1, work_of(m, kk), sizeof(R) + sizeof(std::int64_t));

@@ -6,8 +6,9 @@
 // (int8_scores below). Two kernels plug into drivers.hpp's block loop as
 // the float ones do:
 //  - int8_tile, for few queries: an R x C tile of int32 accumulators, each
-//    base block sign-extended once to int16 pairs in the job's scratch (an
-//    L2-resident block, as the float kernels' blocks), the query tile too;
+//    base block written once as lanes of simd::int8_lanes in the job's
+//    scratch (an L2-resident block, as the float kernels' blocks), the query
+//    tile too;
 //  - int8_packed, for many queries: each base block copied once into panels
 //    of simd::int8_lanes (panel[k][l] = lane k of row l: codes 2k and
 //    2k + 1 as int16, or at the avx512bf16 level codes 4k to 4k + 3 as
@@ -159,8 +160,8 @@ template <class A> struct int8_tile : int8_common<A> {
   using typename base::bi;
   using typename base::sc;
   using typename base::T;
-  using pairs = simd::int16_pairs<A>;
-  static constexpr std::size_t step = 2 * W; // codes per vector
+  using lanes = simd::int8_lanes<A>;                       // int16 pairs, or vpdpbusd's byte quads
+  static constexpr std::size_t step = lanes::per_lane * W; // codes per vector
   static constexpr std::size_t R = tuning::int8_tile_shape<A>::rows;
   static constexpr std::size_t C = tuning::int8_tile_shape<A>::cols;
   static constexpr std::size_t group = C;
@@ -168,19 +169,22 @@ template <class A> struct int8_tile : int8_common<A> {
   static constexpr std::size_t P = (R * C + W - 1) / W * W;
   static constexpr std::size_t max_block = tuning::max_block_rows;
   static constexpr std::size_t max_groups = max_block / C;
-  static constexpr std::size_t flush = std::size_t{1} << 16; // codes between flushes
-  static_assert(max_block % C == 0 && flush % step == 0, "whole groups, whole steps");
+  // Lanes between flushes: an accumulator's lanes then sum to less than
+  // 2^30 (see simd::int8_lanes), so their int32 total is exact.
+  static constexpr std::size_t flush = lanes::flush_steps;
+  static_assert(max_block % C == 0 && flush % W == 0, "whole groups, whole steps");
 
   // ---- Scratch layout ---------------------------------------------------------
   static constexpr std::size_t off_res = 0;
   static constexpr std::size_t off_qf = off_res + round_align(P);
   static constexpr std::size_t off_thr = off_qf + round_align(P);
   static constexpr std::size_t off_qm = off_thr + round_align(P);
-  static constexpr std::size_t off_bf = off_qm + round_align(R);
+  static constexpr std::size_t off_qsum = off_qm + round_align(R); // int64: the query codes' sums
+  static constexpr std::size_t off_bf = off_qsum + round_align(2 * R);
   static constexpr std::size_t off_bm = off_bf + round_align(max_block);
   static constexpr std::size_t off_bft = off_bm + round_align(max_block);
   static constexpr std::size_t off_qwide = off_bft + round_align(max_groups * P);
-  // A row as int16 pairs, padded with zeros to whole steps (and 64 bytes).
+  // A row as lanes, padded with zero lanes to whole steps (and 64 bytes).
   static std::size_t wide_pairs(std::size_t dim) noexcept {
     return round_align((dim + step - 1) / step * W);
   }
@@ -196,8 +200,8 @@ template <class A> struct int8_tile : int8_common<A> {
   }
 
   // Per group g of C rows: the tiled factors (P at bft + g * P); the rows
-  // as int16 pairs (wide_pairs(dim) each), the last group repeating its
-  // last row.
+  // as base lanes (wide_pairs(dim) each), the last group repeating its last
+  // row.
   struct block {
     std::size_t begin, end, groups;
     const T *bft;
@@ -208,22 +212,6 @@ template <class A> struct int8_tile : int8_common<A> {
 
   static std::size_t row_of(const block &blk, std::size_t slot) noexcept {
     return blk.begin + slot < blk.end ? blk.begin + slot : blk.end - 1;
-  }
-
-  // Row `codes` as int16 pairs into out (np pairs, zeros after the codes).
-  static void widen(const std::int8_t *codes, std::size_t dim, std::size_t np,
-                    std::int32_t *out) noexcept {
-    const std::size_t whole = dim / step * step;
-    for (std::size_t e = 0; e < whole; e += step) {
-      pairs::load_codes(codes + e).store_aligned(out + e / 2);
-    }
-    const std::size_t used = (dim + 1) / 2;
-    for (std::size_t k = whole / 2; k < used; ++k) {
-      out[k] = simd::code_pair<A>::of(codes, k, dim);
-    }
-    for (std::size_t k = used; k < np; ++k) {
-      out[k] = 0;
-    }
   }
 
   static block prepare_block(const block_job<T> &job, std::size_t begin, std::size_t end) noexcept {
@@ -239,7 +227,7 @@ template <class A> struct int8_tile : int8_common<A> {
       const float scale = job.stored_scales[begin + i];
       bf[i] = sc::factor(codes, scale, job.dim, job.metric);
       bm[i] = sc::multiplier(scale);
-      widen(codes, job.dim, np, rows_out + i * np);
+      lanes::base_row(codes, job.dim, np, rows_out + i * np);
     }
     for (std::size_t g = 0; g < groups; ++g) {
       T *t = bft + g * P;
@@ -271,15 +259,25 @@ template <class A> struct int8_tile : int8_common<A> {
     return base::template exact<M>(job, qi, row_of(blk, slot), fa, fb);
   }
 
-  // Query tile from row i: its codes as int16 pairs, tiled factors, multipliers.
+  // Query tile from row i: its codes as query lanes, tiled factors,
+  // multipliers, and (lanes::biased) the sums of its codes.
   template <std::size_t RR>
   static void prepare_queries(const block_job<T> &job, std::size_t i, query_ptr *qp) noexcept {
     T *qf = job.scratch + off_qf;
     T *qm = job.scratch + off_qm;
+    auto *qsum = reinterpret_cast<std::int64_t *>(job.scratch + off_qsum);
     std::int32_t *qw = base::ints(job, off_qwide);
     const std::size_t np = wide_pairs(job.dim);
     for (std::size_t r = 0; r < RR; ++r) {
-      widen(base::query_codes(job, i + r), job.dim, np, qw + r * np);
+      const std::int8_t *codes = base::query_codes(job, i + r);
+      lanes::query_row(codes, job.dim, np, qw + r * np);
+      if constexpr (lanes::biased) {
+        std::int64_t sum = 0;
+        for (std::size_t e = 0; e < job.dim; ++e) {
+          sum += codes[e];
+        }
+        qsum[r] = sum;
+      }
       qp[r] = qw + r * np;
       qm[r] = sc::multiplier(job.q_scales[i + r]);
       for (std::size_t c = 0; c < C; ++c) {
@@ -311,13 +309,13 @@ template <class A> struct int8_tile : int8_common<A> {
         const bi qv = bi::load_aligned(q[r] + k);
 #pragma GCC unroll 8
         for (std::size_t c = 0; c < C; ++c) {
-          acc[r * C + c] = pairs::madd_add(acc[r * C + c], qv, bv[c]);
+          acc[r * C + c] = lanes::madd(acc[r * C + c], qv, bv[c]);
         }
       }
     }
 #pragma GCC unroll 32
     for (std::size_t k = 0; k < RR * C; ++k) {
-      tot[k] += simd::reduce_sum(acc[k]); // at most 2^30: exact in int32
+      tot[k] += simd::reduce_sum(acc[k]); // below 2^30: exact in int32
     }
   }
 
@@ -326,14 +324,22 @@ template <class A> struct int8_tile : int8_common<A> {
   static void sums(const block_job<T> &job, const block &blk, std::size_t g, const query_ptr *qp,
                    T *res) noexcept {
     const std::size_t np = wide_pairs(job.dim);
-    const std::size_t used = (job.dim + step - 1) / step * W; // pairs holding codes
+    const std::size_t used = (job.dim + step - 1) / step * W; // lanes holding codes
     std::int64_t tot[RR * C] = {};
     const std::int32_t *b[C];
     for (std::size_t c = 0; c < C; ++c) {
       b[c] = blk.rows + (row_of(blk, g * C + c) - blk.begin) * np;
     }
-    for (std::size_t k0 = 0; k0 < used; k0 += flush / 2) {
-      accumulate<RR>(qp, b, k0, used - k0 < flush / 2 ? used : k0 + flush / 2, tot);
+    for (std::size_t k0 = 0; k0 < used; k0 += flush) {
+      accumulate<RR>(qp, b, k0, used - k0 < flush ? used : k0 + flush, tot);
+    }
+    if constexpr (lanes::biased) { // sum (b + 128) q - 128 sum q
+      const auto *qsum = reinterpret_cast<const std::int64_t *>(job.scratch + off_qsum);
+      for (std::size_t r = 0; r < RR; ++r) {
+        for (std::size_t c = 0; c < C; ++c) {
+          tot[r * C + c] -= 128 * qsum[r];
+        }
+      }
     }
     base::terms(job.metric, tot, RR, C, job.scratch + off_qm, blk.bm + g * C, res);
     for (std::size_t k = RR * C; k < P; ++k) {

@@ -136,17 +136,25 @@ template <class A, class = void> struct int8_lanes {
   static std::int32_t base_lane(const std::int8_t *x, std::size_t k, std::size_t dim) noexcept {
     return code_pair<A>::of(x, k, dim);
   }
-  // The np = lanes of a row, as query lanes, into out.
+  // A row of dim codes as np >= (dim + 1) / 2 lanes, zeros after its own.
   static void query_row(const std::int8_t *x, std::size_t dim, std::size_t np,
                         std::int32_t *out) noexcept {
     constexpr std::size_t step = 2 * pairs::W; // codes per batch
+    const std::size_t used = (dim + 1) / 2;
     std::size_t k = 0;
     for (; 2 * k + step <= dim; k += pairs::W) {
       pairs::load_codes(x + 2 * k).store_unaligned(out + k);
     }
-    for (; k < np; ++k) {
+    for (; k < used; ++k) {
       out[k] = code_pair<A>::of(x, k, dim);
     }
+    for (; k < np; ++k) {
+      out[k] = 0;
+    }
+  }
+  static void base_row(const std::int8_t *x, std::size_t dim, std::size_t np,
+                       std::int32_t *out) noexcept {
+    query_row(x, dim, np, out);
   }
   static bi madd(const bi &acc, const bi &q, const bi &b) noexcept {
     return pairs::madd_add(acc, q, b);
@@ -177,12 +185,30 @@ template <> struct int8_lanes<arch::avx512bf16> {
   static std::int32_t base_lane(const std::int8_t *x, std::size_t k, std::size_t dim) noexcept {
     return static_cast<std::int32_t>(bytes(x, k, dim, 0x80808080u));
   }
-  // The codes as they are, zeros after them.
+  // A row of dim codes as np >= (dim + 3) / 4 lanes: the codes as they
+  // are, zeros after them.
   static void query_row(const std::int8_t *x, std::size_t dim, std::size_t np,
                         std::int32_t *out) noexcept {
     auto *bytes_out = reinterpret_cast<std::int8_t *>(out);
     std::memcpy(bytes_out, x, dim);
     std::memset(bytes_out + dim, 0, 4 * np - dim);
+  }
+  // As base lanes: code ^ 0x80 (byte 128 past the codes, to the end of their
+  // last lane), zero lanes after.
+  static void base_row(const std::int8_t *x, std::size_t dim, std::size_t np,
+                       std::int32_t *out) noexcept {
+    auto *bytes_out = reinterpret_cast<std::uint8_t *>(out);
+    const __m512i flip = _mm512_set1_epi8(-128);
+    std::size_t i = 0;
+    for (; i + 64 <= dim; i += 64) {
+      _mm512_storeu_si512(bytes_out + i, _mm512_xor_si512(_mm512_loadu_si512(x + i), flip));
+    }
+    for (; i < dim; ++i) {
+      bytes_out[i] = static_cast<std::uint8_t>(static_cast<std::uint8_t>(x[i]) ^ 0x80u);
+    }
+    const std::size_t used = (dim + 3) / 4 * 4;
+    std::memset(bytes_out + dim, 0x80, used - dim);
+    std::memset(bytes_out + used, 0, 4 * np - used);
   }
   static bi madd(const bi &acc, const bi &q, const bi &b) noexcept {
     return _mm512_dpbusd_epi32(acc, b, q);
