@@ -17,6 +17,13 @@ queries, float32, are converted inside each call, as a caller's are):
   type (float64 result, its default).
 - ``batch_normalize(x, dtype=...)`` 100k x 384 against ours float32 out of
   place (the reference).
+- two-stage top-10 (issue 12), 1000 queries x 1M x 384: ``top_k(Q, X8, 10,
+  rescore=X, oversample=4)`` over the int8 (and bfloat16) copy, the float32
+  rows in memory, against ours float32 ``top_k(Q, X, 10)`` (the reference).
+- ``io.normalize_npy(src, dst, dtype=...)`` of a 100k x 384 float32 file in
+  the page cache (issue 12), each call to a new destination (the previous
+  outputs are removed untimed, before it), the final ``fsync`` included;
+  ours into float32 is the reference. The report gives GB/s of input.
 - recall@10 (no timing) on real embeddings, when ``--embeddings DIR`` names
   a directory with ``base.npy`` and ``queries.npy`` (e.g.
   ``../shared/data/minilm-pypi``): each type's top-10 (float32 queries
@@ -25,6 +32,9 @@ queries, float32, are converted inside each call, as a caller's are):
 
 from __future__ import annotations
 
+import itertools
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +55,7 @@ from harness import (
 )
 
 import vector_ops_ffi as vo
+from vector_ops_ffi import io as vio
 
 TYPES = ("float16", "bfloat16", "int8")
 K = 10
@@ -280,6 +291,93 @@ def _normalize_case(settings: Settings, rows: int, dim: int) -> dict[str, Any]:
     )
 
 
+def _two_stage_case(settings: Settings, m: int, n: int, dim: int) -> dict[str, Any]:
+    rng = np.random.default_rng(45)
+    x = rng.random((n, dim), dtype=np.float32) - 0.5
+    q = rng.random((m, dim), dtype=np.float32) - 0.5
+    warm = q[:8]
+    contestants = [
+        Contestant(
+            'vector_ops top_k(Q, X, 10, "cosine") float32',
+            lambda: vo.top_k(q, x, K),
+            kind=FLOOR,
+            warmup=lambda: vo.top_k(warm, x, K),
+        )
+    ]
+    for kind in ("bfloat16", "int8"):
+        xs = vo.quantize(x, kind)
+        contestants.append(
+            Contestant(
+                f"vector_ops top_k(Q, X_lowp, 10, rescore=X, oversample=4) {kind}",
+                lambda xs=xs: vo.top_k(q, xs, K, rescore=x, oversample=4),
+                kind=OURS,
+                warmup=lambda xs=xs: vo.top_k(warm, xs, K, rescore=x, oversample=4),
+                note="Q converted in the call; 40 candidates per query rescored in float32",
+            )
+        )
+    log(f"lowp: two-stage top-{K} {m} x {n}x{dim}")
+    measure(contestants, settings)
+    group = f"lowp/two_stage/{m}x{n}x{dim}"
+    return case_record(
+        group,
+        f"two-stage top-{K} cosine, {m} queries over {n}x{dim}, rescored x4 (reference: ours float32 top_k)",
+        contestants,
+        family="lowp",
+        params={"kernel": "two_stage", "m": m, "n": n, "dim": dim, "k": K, "oversample": 4},
+        group=group,
+    )
+
+
+def _convert_file_case(settings: Settings, rows: int, dim: int) -> dict[str, Any]:
+    rng = np.random.default_rng(46)
+    with tempfile.TemporaryDirectory(prefix="vo-bench-convert-") as tmp:
+        src = os.path.join(tmp, "src.npy")
+        np.save(src, rng.random((rows, dim), dtype=np.float32) - 0.5)
+        with open(src, "rb") as f:  # into the page cache
+            while f.read(1 << 24):
+                pass
+        counter = itertools.count()
+
+        def convert(kind: str | None) -> None:
+            vio.normalize_npy(src, os.path.join(tmp, f"out-{next(counter)}.npy"), dtype=kind)
+
+        def clean() -> None:
+            for name in os.listdir(tmp):
+                if name.startswith("out-"):
+                    os.unlink(os.path.join(tmp, name))
+
+        contestants = [
+            Contestant(
+                "vector_ops io.normalize_npy(src, dst) float32",
+                lambda: convert(None),
+                kind=FLOOR,
+                before=clean,
+            )
+        ]
+        for kind in TYPES:
+            contestants.append(
+                Contestant(
+                    f"vector_ops io.normalize_npy(src, dst, dtype=...) {kind}",
+                    lambda kind=kind: convert(kind),
+                    kind=OURS,
+                    before=clean,
+                    note="a new dst each call, fsync included",
+                )
+            )
+        log(f"lowp: normalize_npy {rows}x{dim} float32 file")
+        measure(contestants, settings)
+    group = f"lowp/convert_file/{rows}x{dim}"
+    return case_record(
+        group,
+        f"io.normalize_npy of a {rows}x{dim} float32 file in the page cache, per type "
+        "(reference: ours into float32)",
+        contestants,
+        family="lowp",
+        params={"kernel": "convert_file", "rows": rows, "dim": dim, "input_bytes": rows * dim * 4},
+        group=group,
+    )
+
+
 def recall_case(directory: Path) -> dict[str, Any]:
     """recall@10 of each type's top-10 against the float32 exact top-10 (cosine), no timing."""
     base = np.load(directory / "base.npy")
@@ -328,6 +426,8 @@ def run(settings: Settings) -> list[dict[str, Any]]:
         _topk_case(settings, 100, 20_000 if quick else 100_000, 768, with_peers=True),
         _cdist_case(settings, nk, nk_why, *((1024, 1024, 768) if quick else (4096, 4096, 768))),
         _normalize_case(settings, 20_000 if quick else 100_000, 384),
+        _two_stage_case(settings, 200 if quick else 1000, 100_000 if quick else 1_000_000, 384),
+        _convert_file_case(settings, 20_000 if quick else 100_000, 384),
     ]
     if settings.embeddings is not None:
         records.append(recall_case(settings.embeddings))
