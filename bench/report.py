@@ -312,6 +312,8 @@ def _lowp_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     )
                 )
             continue
+        if kernel == "topk" and p["dim"] != 128:
+            continue  # issue 11's top-k target is at 1M x 128; 1M x 384 sizes a corpus (README)
         for kind in ("float16", "bfloat16", "int8"):
             limit = LOWP_LIMITS.get((kernel, kind))
             if limit is None:
