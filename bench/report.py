@@ -268,6 +268,18 @@ def _lowp_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         p = case["params"]
         kernel = p["kernel"]
         if kernel == "recall":
+            rescored = contestant(case, "vector_ops top_k int8, rescored x4")
+            value = None if rescored is None else rescored.get("recall")
+            out.append(
+                _target(
+                    "recall@10 int8 rescored x4 >= 0.999",
+                    case,
+                    value,
+                    ">= 0.999",
+                    value is not None and value >= 0.999,
+                    "issue 12: top_k(..., rescore=float32 rows, oversample=4) vs the float32 exact top-10",
+                )
+            )
             for kind, limit in LOWP_RECALL.items():
                 row = next((c for c in case["contestants"] if c["name"].endswith(" " + kind)), None)
                 value = None if row is None else row.get("recall")
