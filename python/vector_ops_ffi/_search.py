@@ -34,7 +34,9 @@ one is widened to it exactly. Two low-precision operands of one type run the
 library's ``vo_cdist_<type>``/``vo_topk_<type>``: the base is read in its own
 type (half or a quarter of float32's bytes). float16 and bfloat16 are widened
 block by block, and their scores, float32, are bitwise those of the float32
-functions on the widened rows, so float32's accuracy holds. int8 codes are
+functions on the widened rows, so float32's accuracy holds (bfloat16 with 256
+queries or more at the ``avx512bf16`` level is summed by ``vdpbf16ps``
+instead: float32's accuracy, not always its last bits). int8 codes are
 summed exactly in integers: ``dot`` is bitwise :func:`dot` of the two rows,
 cosine within 2**-21 of the exact cosine of the stored values, and every
 score is the same bits whatever the number of queries or threads.

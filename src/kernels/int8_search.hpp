@@ -1,9 +1,8 @@
 // The M:N kernels of int8 rows (vo_cdist_i8, vo_topk_i8): the codes of both
 // sides are multiplied and summed exactly in int32 lanes
 // (simd/int16_pairs.hpp: vpmaddwd, vpdpwssd, vpdpbusd, NEON's vmull_s16),
-// and each
-// score is formed once from the exact integer sums and the two rows' scales
-// (int8_scores below). Two kernels plug into drivers.hpp's block loop as
+// and each score is formed once from the exact integer sums and the two
+// rows' scales (int8_scores below). Two kernels plug into drivers.hpp's block loop as
 // the float ones do:
 //  - int8_tile, for few queries: an R x C tile of int32 accumulators, each
 //    base block written once as lanes of simd::int8_lanes in the job's
@@ -185,22 +184,22 @@ template <class A> struct int8_tile : int8_common<A> {
   static constexpr std::size_t off_bft = off_bm + round_align(max_block);
   static constexpr std::size_t off_qwide = off_bft + round_align(max_groups * P);
   // A row as lanes, padded with zero lanes to whole steps (and 64 bytes).
-  static std::size_t wide_pairs(std::size_t dim) noexcept {
+  static std::size_t wide_lanes(std::size_t dim) noexcept {
     return round_align((dim + step - 1) / step * W);
   }
-  static std::size_t off_bwide(std::size_t dim) noexcept { return off_qwide + R * wide_pairs(dim); }
+  static std::size_t off_bwide(std::size_t dim) noexcept { return off_qwide + R * wide_lanes(dim); }
   static std::size_t scratch_elems(std::size_t dim) noexcept {
-    return off_bwide(dim) + block_rows(dim) * wide_pairs(dim);
+    return off_bwide(dim) + block_rows(dim) * wide_lanes(dim);
   }
 
   static std::size_t block_rows(std::size_t dim) noexcept {
-    std::size_t rows = tuning::block_bytes / (wide_pairs(dim) * sizeof(std::int32_t));
+    std::size_t rows = tuning::block_bytes / (wide_lanes(dim) * sizeof(std::int32_t));
     rows = rows < 8 * C ? 8 * C : (rows > max_block ? max_block : rows);
     return rows / C * C;
   }
 
   // Per group g of C rows: the tiled factors (P at bft + g * P); the rows
-  // as base lanes (wide_pairs(dim) each), the last group repeating its last
+  // as base lanes (wide_lanes(dim) each), the last group repeating its last
   // row.
   struct block {
     std::size_t begin, end, groups;
@@ -219,7 +218,7 @@ template <class A> struct int8_tile : int8_common<A> {
     T *bm = job.scratch + off_bm;
     T *bft = job.scratch + off_bft;
     std::int32_t *rows_out = base::ints(job, off_bwide(job.dim));
-    const std::size_t np = wide_pairs(job.dim);
+    const std::size_t np = wide_lanes(job.dim);
     const std::size_t rows = end - begin;
     const std::size_t groups = (rows + C - 1) / C;
     for (std::size_t i = 0; i < rows; ++i) {
@@ -267,7 +266,7 @@ template <class A> struct int8_tile : int8_common<A> {
     T *qm = job.scratch + off_qm;
     auto *qsum = reinterpret_cast<std::int64_t *>(job.scratch + off_qsum);
     std::int32_t *qw = base::ints(job, off_qwide);
-    const std::size_t np = wide_pairs(job.dim);
+    const std::size_t np = wide_lanes(job.dim);
     for (std::size_t r = 0; r < RR; ++r) {
       const std::int8_t *codes = base::query_codes(job, i + r);
       lanes::query_row(codes, job.dim, np, qw + r * np);
@@ -323,7 +322,7 @@ template <class A> struct int8_tile : int8_common<A> {
   template <std::size_t RR>
   static void sums(const block_job<T> &job, const block &blk, std::size_t g, const query_ptr *qp,
                    T *res) noexcept {
-    const std::size_t np = wide_pairs(job.dim);
+    const std::size_t np = wide_lanes(job.dim);
     const std::size_t used = (job.dim + step - 1) / step * W; // lanes holding codes
     std::int64_t tot[RR * C] = {};
     const std::int32_t *b[C];
