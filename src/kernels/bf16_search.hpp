@@ -39,6 +39,7 @@ template <class A> struct bf16_packed {
   using bt = xsimd::batch<float, A>;
   using bi = xsimd::batch<std::int32_t, A>;
   using sc = scores<A, float>;
+  using layout = packed_panels<A>;
   static constexpr std::size_t W = bt::size;
   static constexpr std::size_t R = tuning::tile_shape<A>::packed_rows; // queries of a tile
   static constexpr std::size_t PB = 2 * W;                             // base rows of a tile
@@ -70,15 +71,13 @@ template <class A> struct bf16_packed {
     return off_qpairs(dim) + R * round_align(pairs_of(dim));
   }
   static std::size_t scratch_elems(std::size_t dim, std::size_t base_rows) noexcept {
-    const std::size_t nb = block_rows(dim);
-    const std::size_t rows = base_rows < nb ? (base_rows + PB - 1) / PB * PB : nb;
-    return off_panels(dim) + round_align(rows * pairs_of(dim));
+    return off_panels(dim) +
+           round_align(layout::panel_rows(base_rows, block_rows(dim), PB) * pairs_of(dim));
   }
 
   static std::size_t block_rows(std::size_t dim) noexcept {
-    std::size_t rows = tuning::bf16_block_bytes / (pairs_of(dim) * sizeof(std::int32_t));
-    rows = rows < PB ? PB : (rows > max_block ? max_block : rows);
-    return rows / PB * PB;
+    return layout::block_rows(tuning::bf16_block_bytes, pairs_of(dim) * sizeof(std::int32_t), PB,
+                              max_block);
   }
 
   // Per group g of PB rows: the tiled factors (R * PB at bft + g * R * PB)
@@ -150,35 +149,10 @@ template <class A> struct bf16_packed {
         flags[i] = 0;
       }
     }
-    for (std::size_t g = 0; g < groups; ++g) {
-      for (std::size_t r = 0; r < R; ++r) {
-        for (std::size_t c = 0; c < PB; ++c) {
-          bft[(g * R + r) * PB + c] = bf[g * PB + c];
-        }
-      }
-    }
-    // A slice of 64 pairs of the W rows at a time: its 64 panel vectors stay
-    // in L1 while the W rows are written into their lanes.
-    constexpr std::size_t slice = 64;
-    for (std::size_t p = 0; p < padded_rows / W; ++p) {
-      std::int32_t *panel = panels + p * np * W;
-      for (std::size_t k0 = 0; k0 < np; k0 += slice) {
-        const std::size_t k1 = np - k0 < slice ? np : k0 + slice;
-        for (std::size_t l = 0; l < W; ++l) {
-          const std::size_t i = p * W + l;
-          if (i < rows) {
-            const std::uint16_t *row = base_row(job, begin + i);
-            for (std::size_t k = k0; k < k1; ++k) {
-              panel[k * W + l] = pair(row, k, dim);
-            }
-          } else {
-            for (std::size_t k = k0; k < k1; ++k) {
-              panel[k * W + l] = 0;
-            }
-          }
-        }
-      }
-    }
+    layout::template tile_factors<R, PB>(bf, groups, bft);
+    layout::template fill<W>(
+        panels, rows, padded_rows, np, [&](std::size_t i) { return base_row(job, begin + i); },
+        [dim](const std::uint16_t *x, std::size_t k) { return pair(x, k, dim); });
     return {begin, end, groups, bft, flags, panels};
   }
 

@@ -18,7 +18,68 @@
 
 namespace vo::kernels {
 
+// What the packed kernels share (this float kernel, and the int8 and bf16
+// ones of int8_search.hpp and bf16_search.hpp, whose panel lanes hold codes
+// or pairs): the size of a base block, the tiled factors and the filling of
+// the element-major panels. Only the dot-product loop differs per kernel.
+template <class A> struct packed_panels {
+  // Rows of a block of about `bytes` (rows of row_bytes each): whole groups
+  // of pb, at least one, at most `most` (a multiple of pb).
+  static std::size_t block_rows(std::size_t bytes, std::size_t row_bytes, std::size_t pb,
+                                std::size_t most) noexcept {
+    std::size_t rows = bytes / row_bytes;
+    rows = rows < pb ? pb : (rows > most ? most : rows);
+    return rows / pb * pb;
+  }
+  // Rows the panels of a job of at most base_rows rows hold (blocks of nb).
+  static std::size_t panel_rows(std::size_t base_rows, std::size_t nb, std::size_t pb) noexcept {
+    return base_rows < nb ? (base_rows + pb - 1) / pb * pb : nb;
+  }
+  // bft[(g * R + r) * PB + c] = bf[g * PB + c]: each group's factors, once
+  // per query row of a tile, laid out like the tile's scores.
+  template <std::size_t R, std::size_t PB, class T>
+  static void tile_factors(const T *bf, std::size_t groups, T *bft) noexcept {
+    for (std::size_t g = 0; g < groups; ++g) {
+      for (std::size_t r = 0; r < R; ++r) {
+        for (std::size_t c = 0; c < PB; ++c) {
+          bft[(g * R + r) * PB + c] = bf[g * PB + c];
+        }
+      }
+    }
+  }
+  // Panels of W rows, np lanes each: lane k of row p * W + l at
+  // panels[(p * np + k) * W + l], lane(row(i), k) for the rows i < rows and
+  // 0 for the padding up to padded_rows. A slice of 64 lanes of the W rows
+  // at a time: its 64 panel vectors stay in L1 while the rows are written
+  // into their lanes.
+  template <std::size_t W, class L, class Row, class Lane>
+  static void fill(L *panels, std::size_t rows, std::size_t padded_rows, std::size_t np, Row row,
+                   Lane lane) noexcept {
+    constexpr std::size_t slice = 64;
+    for (std::size_t p = 0; p < padded_rows / W; ++p) {
+      L *panel = panels + p * np * W;
+      for (std::size_t k0 = 0; k0 < np; k0 += slice) {
+        const std::size_t k1 = np - k0 < slice ? np : k0 + slice;
+        for (std::size_t l = 0; l < W; ++l) {
+          const std::size_t i = p * W + l;
+          if (i < rows) {
+            const auto *x = row(i);
+            for (std::size_t k = k0; k < k1; ++k) {
+              panel[k * W + l] = lane(x, k);
+            }
+          } else {
+            for (std::size_t k = k0; k < k1; ++k) {
+              panel[k * W + l] = L(0);
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
 template <class A, class T> struct packed_kernel {
+  using layout = packed_panels<A>;
   using bt = xsimd::batch<T, A>;
   static constexpr std::size_t W = bt::size;
   static constexpr std::size_t R = tuning::tile_shape<A>::packed_rows; // queries of a tile
@@ -41,15 +102,11 @@ template <class A, class T> struct packed_kernel {
   static constexpr std::size_t off_panels = off_bft + round_align(max_groups * R * PB);
   // For jobs of at most base_rows base rows: the panels hold one block.
   static std::size_t scratch_elems(std::size_t dim, std::size_t base_rows) noexcept {
-    const std::size_t nb = block_rows(dim);
-    const std::size_t rows = base_rows < nb ? (base_rows + PB - 1) / PB * PB : nb;
-    return off_panels + round_align(rows * dim);
+    return off_panels + round_align(layout::panel_rows(base_rows, block_rows(dim), PB) * dim);
   }
 
   static std::size_t block_rows(std::size_t dim) noexcept {
-    std::size_t rows = tuning::block_bytes / (dim * sizeof(T));
-    rows = rows < PB ? PB : (rows > max_block ? max_block : rows);
-    return rows / PB * PB;
+    return layout::block_rows(tuning::block_bytes, dim * sizeof(T), PB, max_block);
   }
 
   // A base block [begin, end): per group g of PB rows, the tiled factors
@@ -64,7 +121,7 @@ template <class A, class T> struct packed_kernel {
   static block prepare_block(const block_job<T> &job, std::size_t begin, std::size_t end) noexcept {
     T *bf = job.scratch + off_bf;
     T *bft = job.scratch + off_bft;
-    T *panels = job.scratch + off_panels;
+    T *panel = job.scratch + off_panels;
     const std::size_t rows = end - begin;
     const std::size_t groups = (rows + PB - 1) / PB;
     const std::size_t padded_rows = groups * PB;
@@ -74,36 +131,12 @@ template <class A, class T> struct packed_kernel {
                   ? scores<A, T>::factor(job.b + (begin + i) * job.b_stride, job.dim, job.metric)
                   : T(0);
     }
-    for (std::size_t g = 0; g < groups; ++g) {
-      for (std::size_t r = 0; r < R; ++r) {
-        for (std::size_t c = 0; c < PB; ++c) {
-          bft[(g * R + r) * PB + c] = bf[g * PB + c];
-        }
-      }
-    }
-    // A slice of 64 elements of the W rows at a time: its 64 panel vectors
-    // stay in L1 while the W rows are written into their lanes.
-    constexpr std::size_t slice = 64;
-    for (std::size_t p = 0; p < padded_rows / W; ++p) {
-      T *panel = panels + p * dim * W;
-      for (std::size_t k0 = 0; k0 < dim; k0 += slice) {
-        const std::size_t k1 = dim - k0 < slice ? dim : k0 + slice;
-        for (std::size_t l = 0; l < W; ++l) {
-          const std::size_t i = p * W + l;
-          if (i < rows) {
-            const T *row = job.b + (begin + i) * job.b_stride;
-            for (std::size_t k = k0; k < k1; ++k) {
-              panel[k * W + l] = row[k];
-            }
-          } else {
-            for (std::size_t k = k0; k < k1; ++k) {
-              panel[k * W + l] = T(0);
-            }
-          }
-        }
-      }
-    }
-    return {begin, end, groups, bft, panels};
+    layout::template tile_factors<R, PB>(bf, groups, bft);
+    layout::template fill<W>(
+        panel, rows, padded_rows, dim,
+        [&](std::size_t i) { return job.b + (begin + i) * job.b_stride; },
+        [](const T *x, std::size_t k) { return x[k]; });
+    return {begin, end, groups, bft, panel};
   }
 
   static const T *base_row(const block_job<T> &job, const block &blk, std::size_t slot) noexcept {

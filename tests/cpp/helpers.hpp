@@ -157,6 +157,45 @@ template <class T> long double ref_cosine(const T *a, const T *b, std::size_t n)
   return d > 1 ? 1 : (d < -1 ? -1 : d);
 }
 
+// The M:N functions' references (vo_cdist_*, vo_topk_*).
+template <class T> long double ref_sqeuclidean(const T *a, const T *b, std::size_t n) {
+  long double s = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const long double d = static_cast<long double>(a[i]) - static_cast<long double>(b[i]);
+    s += d * d;
+  }
+  return s;
+}
+
+template <class T> long double ref_score(vo_metric m, const T *a, const T *b, std::size_t n) {
+  switch (m) {
+  case VO_METRIC_COSINE:
+    return ref_cosine(a, b, n);
+  case VO_METRIC_DOT:
+    return ref_dot(a, b, n);
+  case VO_METRIC_SQEUCLIDEAN:
+    return ref_sqeuclidean(a, b, n);
+  }
+  return 0;
+}
+
+// The documented tolerance: float 2e-5, double 1e-13, times |a||b| for dot,
+// 1 for cosine, |a|^2 + |b|^2 for squared euclidean.
+template <class T> long double allowed_error(vo_metric m, const T *a, const T *b, std::size_t n) {
+  const long double tol = sizeof(T) == 4 ? 2e-5 : 1e-13;
+  const long double na = ref_norm(a, n);
+  const long double nb = ref_norm(b, n);
+  switch (m) {
+  case VO_METRIC_COSINE:
+    return tol;
+  case VO_METRIC_DOT:
+    return tol * (na * nb) + std::numeric_limits<T>::denorm_min();
+  case VO_METRIC_SQEUCLIDEAN:
+    return tol * (na * na + nb * nb) + std::numeric_limits<T>::denorm_min();
+  }
+  return 0;
+}
+
 // Tolerances of the header: absolute for unit-scale results.
 template <class T> constexpr double tolerance() {
   return sizeof(T) == 4 ? 1e-6 : 1e-13;

@@ -112,36 +112,6 @@ bool same_bits(const std::vector<float> &x, const std::vector<float> &y) {
   return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
 }
 
-// The M:N tolerance of vector_ops.h for float accumulation: 2e-5 times
-// |a||b| (dot), 1 (cosine) or |a|^2 + |b|^2 (squared euclidean).
-long double widened_error(vo_metric metric, const float *a, const float *b, std::size_t dim) {
-  const long double na = vo_test::ref_norm(a, dim), nb = vo_test::ref_norm(b, dim);
-  switch (metric) {
-  case VO_METRIC_COSINE:
-    return 2e-5L;
-  case VO_METRIC_DOT:
-    return 2e-5L * na * nb + 0x1p-149L;
-  case VO_METRIC_SQEUCLIDEAN:
-    return 2e-5L * (na * na + nb * nb) + 0x1p-149L;
-  }
-  return 0;
-}
-
-long double widened_reference(vo_metric metric, const float *a, const float *b, std::size_t dim) {
-  if (metric == VO_METRIC_COSINE) {
-    return vo_test::ref_cosine(a, b, dim);
-  }
-  if (metric == VO_METRIC_DOT) {
-    return vo_test::ref_dot(a, b, dim);
-  }
-  long double s = 0;
-  for (std::size_t i = 0; i < dim; ++i) {
-    const long double d = static_cast<long double>(a[i]) - b[i];
-    s += d * d;
-  }
-  return s;
-}
-
 // Both functions of one type against the float32 ones on the widened rows:
 // bitwise, or, where the call sums bf16 rows by vdpbf16ps (`by_dots`: the
 // avx512bf16 level, >= 256 queries), within the float32 tolerance of the
@@ -176,8 +146,8 @@ void check_against_float(const char *type, std::size_t m, std::size_t n, std::si
             continue;
           }
           const float *qa = &q.widened[i * dim], *bb = &b.widened[j * dim];
-          CHECK(std::fabs(g - widened_reference(metric, qa, bb, dim)) <=
-                widened_error(metric, qa, bb, dim));
+          CHECK(std::fabs(g - vo_test::ref_score(metric, qa, bb, dim)) <=
+                vo_test::allowed_error(metric, qa, bb, dim));
         }
       }
     }
@@ -429,8 +399,8 @@ TEST_CASE("bf16 search of rows with elements vdpbf16ps would flush") {
         for (std::size_t i = 0; i < m; ++i) {
           for (std::size_t j = 0; j < n; ++j) {
             const float *qa = &qw[i * dim], *bb = &bw[j * dim];
-            CHECK(std::fabs(got[i * n + j] - widened_reference(metric, qa, bb, dim)) <=
-                  widened_error(metric, qa, bb, dim));
+            CHECK(std::fabs(got[i * n + j] - vo_test::ref_score(metric, qa, bb, dim)) <=
+                  vo_test::allowed_error(metric, qa, bb, dim));
           }
         }
         if (metric == VO_METRIC_DOT) {
