@@ -63,6 +63,12 @@ void cpu_relax() noexcept {
 #endif
 }
 
+// The CPU this thread runs on, -1 when unknown (glibc reads it from rseq:
+// a few nanoseconds).
+int current_cpu() noexcept {
+  return sched_getcpu();
+}
+
 std::uint64_t now_ns() noexcept {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -152,6 +158,7 @@ public:
     n_ = n;
     grain_ = grain;
     done_.store(0, std::memory_order_relaxed);
+    caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
     claim_.store(pack(0, chunks, threads), std::memory_order_release);
     gen_.fetch_add(1, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) != 0) {
@@ -175,6 +182,12 @@ public:
   }
 
 private:
+  // True when the current job has no chunk left to claim.
+  bool job_done() const noexcept {
+    const std::uint64_t w = claim_.load(std::memory_order_relaxed);
+    return next_of(w) >= count_of(w);
+  }
+
   // Claims and runs one chunk of the current job as `slot`; false when the
   // job has no chunk left for this slot.
   bool run_one(std::size_t slot) noexcept {
@@ -188,6 +201,9 @@ private:
     // The claim synchronized with the publication of this job, whose chunk
     // cannot be reused before it is counted done below.
     const std::size_t begin = next_of(w) * grain_;
+    if (slot == 0) {
+      caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
+    }
     fn_(ctx_, slot, begin, begin + std::min(grain_, n_ - begin));
     const std::size_t count = count_of(w);
     if (done_.fetch_add(1, std::memory_order_seq_cst) + 1 == count &&
@@ -217,6 +233,12 @@ private:
         return;
       }
       seen = gen_.load(std::memory_order_acquire);
+      // Woken on the caller's CPU (see pool.hpp): move to another before
+      // claiming anything, so that the two run side by side, and the next
+      // wake starts from a CPU other than the caller's.
+      if (current_cpu() == caller_cpu_.load(std::memory_order_relaxed) && !job_done()) {
+        move_off(current_cpu());
+      }
       while (run_one(slot)) {
       }
     }
@@ -237,6 +259,7 @@ private:
   // Hot words on their own cache lines: the claim word is written once per
   // chunk by every thread, done_ once per chunk, gen_ once per job.
   alignas(64) std::atomic<std::uint64_t> claim_{0};
+  std::atomic<int> caller_cpu_{-1}; // where the caller last claimed a chunk
   alignas(64) word32 done_{0};
   word32 caller_waiting_{0};
   alignas(64) word32 gen_{0};
@@ -305,6 +328,24 @@ std::size_t default_threads() noexcept {
 }
 
 } // namespace
+
+int move_off(int cpu) noexcept {
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(mine), &mine) != 0 ||
+      !CPU_ISSET(cpu, &mine) || CPU_COUNT(&mine) < 2) {
+    return -1;
+  }
+  cpu_set_t away = mine;
+  CPU_CLR(cpu, &away);
+  if (sched_setaffinity(0, sizeof(away), &away) != 0) {
+    return -1;
+  }
+  // The kernel moved this thread before the call returned.
+  const int landed = current_cpu();
+  sched_setaffinity(0, sizeof(mine), &mine);
+  return landed;
+}
 
 std::size_t num_threads() noexcept {
   const std::size_t requested = g_requested.load(std::memory_order_relaxed);

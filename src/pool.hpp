@@ -34,14 +34,20 @@
 //   wakes late no longer delays the caller (figures in pool.cpp, from
 //   bench/pool_bench.cpp). The caller polls at most 20 us for the workers'
 //   last chunks, then sleeps (giving its core to a descheduled worker).
-// - Where a woken worker runs is the kernel's choice. On the 2-vCPU
-//   Firecracker VMs we measure on (a guest kernel booted with
-//   sched_vcpu_pack), a worker woken after an idle gap of >= 0.2 s was put
-//   on the caller's own vCPU in 20 of 20 wakes (mixed after 1 ms gaps), and
-//   the two shared it until the balancer moved one, so such a call ran at
-//   the 1-thread speed; the claiming above keeps it from being slower.
-//   Moving the worker with sched_setaffinity worked but its wake then took
-//   ~3.8 ms (the idle vCPU starts slowly), so the pool does not pin.
+// - Where a woken worker runs is the kernel's choice, and it starts from
+//   the CPU the worker last ran on. On the 2-vCPU Firecracker VMs we
+//   measure on (a guest kernel booted with sched_vcpu_pack) the kernel
+//   often woke a worker on the caller's own CPU and left it there: after
+//   an idle gap its idle vCPU did not count as idle, and with a process on
+//   the other CPU the balancer had no reason to move anyone (2 tasks here
+//   against 1 there is no better the other way round). The two threads
+//   then shared one CPU and the call ran at the 1-thread speed, and the
+//   next wake started from that CPU again. So a worker that finds itself on
+//   the CPU where the caller last claimed a chunk moves off it (move_off,
+//   two sched_setaffinity calls that end with its own mask restored)
+//   before it claims anything. Measured on that VM (cdist 256x4096x384):
+//   after 0.2 s idle 0.55x the 1-thread time instead of 1.0x; with one
+//   core busy, 1.4x the quiet time instead of 1.8x.
 // - Chunk size is the caller's choice: small enough that the last chunk
 //   costs little when a thread is descheduled in it, large enough that the
 //   claim (one compare-and-swap on a shared cache line, ~50-100 ns) is noise.
@@ -111,6 +117,13 @@ template <class F> void parallel_for(std::size_t n, std::size_t work, F &&body) 
   };
   run_chunks(n, grain_for(n, work, threads), threads, thunk, &chunk);
 }
+
+// Moves the calling thread off `cpu` to another CPU of its affinity mask,
+// then restores the mask (the thread stays where it landed until the
+// scheduler moves it). Returns the CPU it landed on, or -1 when it did not
+// move: the mask holds `cpu` alone or not at all, or is beyond cpu_set_t.
+// Workers use it when the kernel wakes them on the caller's CPU.
+int move_off(int cpu) noexcept;
 
 // For benchmarks and tests: how long workers spin after a job before they
 // sleep (nanoseconds; 0: sleep at once). Returns the previous value.

@@ -2,6 +2,8 @@
 // working pool in a child after fork() (the reason it is not OpenMP).
 #include <doctest/doctest.h>
 
+#include <sched.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <thread>
 #include <vector>
 
@@ -178,6 +181,122 @@ TEST_CASE("run_chunks: the caller takes the chunks a stalled worker leaves") {
   CHECK(ctx.by_caller.load() + ctx.by_workers.load() == chunks);
   CHECK(ctx.by_workers.load() <= 1);
   CHECK(ctx.by_caller.load() >= chunks - 1);
+}
+
+namespace {
+bool same_mask(const cpu_set_t &a, const cpu_set_t &b) {
+  return CPU_EQUAL(&a, &b) != 0;
+}
+
+cpu_set_t mask_of(pid_t tid) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(sched_getaffinity(tid, sizeof(set), &set) == 0);
+  return set;
+}
+
+std::vector<pid_t> thread_ids() {
+  std::vector<pid_t> ids;
+  if (DIR *dir = opendir("/proc/self/task")) {
+    while (const dirent *e = readdir(dir)) {
+      if (e->d_name[0] != '.') {
+        ids.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
+      }
+    }
+    closedir(dir);
+  }
+  return ids;
+}
+} // namespace
+
+TEST_CASE("move_off: lands on another CPU of the thread's mask, then restores the mask") {
+  // Run on a thread of its own: the test thread's mask is left alone.
+  std::thread([] {
+    const cpu_set_t before = mask_of(0);
+    if (CPU_COUNT(&before) < 2) {
+      const int cpu = sched_getcpu();
+      CHECK(vo::pool::move_off(cpu) == -1); // nowhere to go
+      CHECK(same_mask(mask_of(0), before));
+      return;
+    }
+    for (int round = 0; round < 20; ++round) {
+      const int from = sched_getcpu();
+      REQUIRE(from >= 0);
+      const int landed = vo::pool::move_off(from);
+      CHECK(landed != from);
+      CHECK(landed >= 0);
+      CHECK(CPU_ISSET(landed, &before));
+      CHECK(same_mask(mask_of(0), before));
+    }
+  }).join();
+}
+
+TEST_CASE("move_off: a no-op for a thread pinned to that CPU, or a CPU outside its mask") {
+  std::thread([] {
+    const cpu_set_t before = mask_of(0);
+    const int cpu = sched_getcpu();
+    REQUIRE(cpu >= 0);
+    CHECK(vo::pool::move_off(-1) == -1);
+    CHECK(vo::pool::move_off(CPU_SETSIZE) == -1);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0);
+    CHECK(vo::pool::move_off(cpu) == -1);
+    CHECK(same_mask(mask_of(0), one));
+    for (int other = 0; other < CPU_SETSIZE; ++other) {
+      if (other != cpu && CPU_ISSET(other, &before)) {
+        CHECK(vo::pool::move_off(other) == -1); // not in the mask: stays
+        CHECK(sched_getcpu() == cpu);
+        break;
+      }
+    }
+    CHECK(same_mask(mask_of(0), one));
+  }).join();
+}
+
+TEST_CASE("run_chunks: workers keep their own affinity mask, the caller pinned or not") {
+  // A caller pinned to one CPU is where workers are most often woken and
+  // then move off; each must end its jobs with the mask it had. The caller
+  // keeps its own mask too: the pool never changes it.
+  thread_count_guard guard;
+  vo_set_num_threads(3);
+  std::thread([] {
+    const cpu_set_t process = mask_of(0);
+    const int cpu = sched_getcpu();
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    std::atomic<long> sum{0};
+    const auto job = [&] {
+      for (int j = 0; j < 50; ++j) {
+        vo::pool::run_chunks(
+            256, 1, 3,
+            [](void *c, std::size_t, std::size_t begin, std::size_t) noexcept {
+              auto &s = *static_cast<std::atomic<long> *>(c);
+              long x = 0;
+              for (int i = 0; i < 20000; ++i) {
+                x += (static_cast<long>(begin) * 31 + i) % 7;
+              }
+              s.fetch_add(x);
+            },
+            &sum);
+      }
+    };
+    job(); // builds the pool
+    REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0);
+    job();
+    CHECK(same_mask(mask_of(0), one));
+    REQUIRE(sched_setaffinity(0, sizeof(process), &process) == 0);
+    job();
+    const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
+    for (const pid_t tid : thread_ids()) {
+      if (tid != self) {
+        CHECK(same_mask(mask_of(tid), process));
+      }
+    }
+    CHECK(sum.load() > 0);
+  }).join();
 }
 
 TEST_CASE("run_chunks: a call from inside a chunk runs, serially, without deadlock") {
