@@ -182,10 +182,10 @@ public:
   }
 
 private:
-  // True when the current job has no chunk left to claim.
-  bool job_done() const noexcept {
+  // True when the current job has a chunk left that `slot` may claim.
+  bool has_work(std::size_t slot) const noexcept {
     const std::uint64_t w = claim_.load(std::memory_order_relaxed);
-    return next_of(w) >= count_of(w);
+    return next_of(w) < count_of(w) && slot < threads_of(w);
   }
 
   // Claims and runs one chunk of the current job as `slot`; false when the
@@ -236,7 +236,7 @@ private:
       // Woken on the caller's CPU (see pool.hpp): move to another before
       // claiming anything, so that the two run side by side, and the next
       // wake starts from a CPU other than the caller's.
-      if (current_cpu() == caller_cpu_.load(std::memory_order_relaxed) && !job_done()) {
+      if (current_cpu() == caller_cpu_.load(std::memory_order_relaxed) && has_work(slot)) {
         move_off(current_cpu());
       }
       while (run_one(slot)) {
