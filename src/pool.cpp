@@ -233,13 +233,16 @@ private:
         return;
       }
       seen = gen_.load(std::memory_order_acquire);
-      // Woken on the caller's CPU (see pool.hpp): move to another before
-      // claiming anything, so that the two run side by side, and the next
-      // wake starts from a CPU other than the caller's.
-      if (current_cpu() == caller_cpu_.load(std::memory_order_relaxed) && has_work(slot)) {
-        move_off(current_cpu());
-      }
+      // Still on the caller's CPU after a chunk (see pool.hpp): move to
+      // another, once per job, so that the two run side by side, and the
+      // next wake starts from a CPU other than the caller's.
+      bool moved = false;
       while (run_one(slot)) {
+        if (!moved && current_cpu() == caller_cpu_.load(std::memory_order_relaxed) &&
+            has_work(slot)) {
+          move_off(current_cpu());
+          moved = true;
+        }
       }
     }
   }

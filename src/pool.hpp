@@ -42,12 +42,15 @@
 //   the other CPU the balancer had no reason to move anyone (2 tasks here
 //   against 1 there is no better the other way round). The two threads
 //   then shared one CPU and the call ran at the 1-thread speed, and the
-//   next wake started from that CPU again. So a worker that finds itself on
-//   the CPU where the caller last claimed a chunk moves off it (move_off,
-//   two sched_setaffinity calls that end with its own mask restored)
-//   before it claims anything. Measured on that VM (cdist 256x4096x384):
-//   after 0.2 s idle 0.55x the 1-thread time instead of 1.0x; with one
-//   core busy, 1.4x the quiet time instead of 1.8x.
+//   next wake started from that CPU again. So a worker that, after running
+//   a chunk, is still on the CPU where the caller last claimed one moves off
+//   it (move_off: two sched_setaffinity calls that end with its own mask
+//   restored), once per job. Measured on that VM (cdist 256x4096x384):
+//   after 0.2 s idle 0.55-0.6x the 1-thread time instead of 1.0x; with one
+//   core busy, 1.4x the quiet time instead of 1.8-1.9x. Not before its first
+//   chunk: a sharing seen at the wake is often over a few microseconds
+//   later, and moving then cost a migration to a CPU that had to wake
+//   (normalize 5000x768 in place, back to back: 1.31 ms against 0.30 ms).
 //   What remains there is the VM's: a vCPU idle for 10 ms or more runs
 //   again 1.3-2.5 ms after the wake (20 us to 70 us after shorter gaps), so
 //   a call of T ms after idle takes at least about 2.5 + (T - 2.5) / 2 ms
