@@ -238,9 +238,12 @@ private:
       // next wake starts from a CPU other than the caller's.
       bool moved = false;
       while (run_one(slot)) {
-        if (!moved && current_cpu() == caller_cpu_.load(std::memory_order_relaxed) &&
-            has_work(slot)) {
-          move_off(current_cpu());
+        if (moved) {
+          continue;
+        }
+        const int cpu = current_cpu();
+        if (cpu == caller_cpu_.load(std::memory_order_relaxed) && has_work(slot)) {
+          move_off(cpu);
           moved = true;
         }
       }

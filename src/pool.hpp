@@ -128,8 +128,9 @@ template <class F> void parallel_for(std::size_t n, std::size_t work, F &&body) 
 // Moves the calling thread off `cpu` to another CPU of its affinity mask,
 // then restores the mask (the thread stays where it landed until the
 // scheduler moves it). Returns the CPU it landed on, or -1 when it did not
-// move: the mask holds `cpu` alone or not at all, or is beyond cpu_set_t.
-// Workers use it when the kernel wakes them on the caller's CPU.
+// move: the mask holds `cpu` alone or not at all, is beyond cpu_set_t, or
+// the system refuses sched_setaffinity. Workers use it when they are still
+// on the caller's CPU after a chunk (see above).
 int move_off(int cpu) noexcept;
 
 // For benchmarks and tests: how long workers spin after a job before they

@@ -2,8 +2,8 @@
 // sides are multiplied and summed exactly in int32 lanes
 // (simd/int16_pairs.hpp: vpmaddwd, vpdpwssd, vpdpbusd, NEON's vmull_s16),
 // and each score is formed once from the exact integer sums and the two
-// rows' scales (int8_scores below). Two kernels plug into drivers.hpp's block loop as
-// the float ones do:
+// rows' scales (int8_scores below). Two kernels plug into drivers.hpp's
+// block loop as the float ones do:
 //  - int8_tile, for few queries: an R x C tile of int32 accumulators, each
 //    base block written once as lanes of simd::int8_lanes in the job's
 //    scratch (an L2-resident block, as the float kernels' blocks), the query

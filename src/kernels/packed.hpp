@@ -121,7 +121,7 @@ template <class A, class T> struct packed_kernel {
   static block prepare_block(const block_job<T> &job, std::size_t begin, std::size_t end) noexcept {
     T *bf = job.scratch + off_bf;
     T *bft = job.scratch + off_bft;
-    T *panel = job.scratch + off_panels;
+    T *panels = job.scratch + off_panels;
     const std::size_t rows = end - begin;
     const std::size_t groups = (rows + PB - 1) / PB;
     const std::size_t padded_rows = groups * PB;
@@ -133,10 +133,10 @@ template <class A, class T> struct packed_kernel {
     }
     layout::template tile_factors<R, PB>(bf, groups, bft);
     layout::template fill<W>(
-        panel, rows, padded_rows, dim,
+        panels, rows, padded_rows, dim,
         [&](std::size_t i) { return job.b + (begin + i) * job.b_stride; },
         [](const T *x, std::size_t k) { return x[k]; });
-    return {begin, end, groups, bft, panel};
+    return {begin, end, groups, bft, panels};
   }
 
   static const T *base_row(const block_job<T> &job, const block &blk, std::size_t slot) noexcept {
